@@ -1,0 +1,94 @@
+"""Restore short vowels (tashkeel) on bare Arabic text, offline.
+
+Everyday Arabic text omits short vowels, and espeak-ng drops the vowels it
+cannot see, so the aligner diacritises every transcript first. Two offline
+diacritisers from PyPI are supported, both loaded lazily:
+
+* ``text2tashkeel`` (ONNX models bundled in the wheel, default model
+  ``rawi-ensemble``) -- the default, chosen by measured diacritic error rate
+  on our held-out sample (``benchmarks/bench_alignment.py``, README);
+* ``mishkal`` (rule and lexicon based).
+
+Whatever the tool returns is passed through :func:`shadda_first`, because
+espeak-ng needs the shadda before the short vowel on a letter. Text that is
+already fully diacritised can skip this step (``backend="none"``).
+
+``diacritic_error_rate`` is the usual DER: over Arabic letters, the share
+whose set of marks differs from the reference (optionally ignoring each word's
+last letter, where case endings live).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+
+from data_prep.arabic.normalize import DIACRITICS, shadda_first, strip_diacritics
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("text2tashkeel", "mishkal", "none")
+DEFAULT_BACKEND = "text2tashkeel"
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671]")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.?!;,])\s+")
+
+
+@functools.lru_cache(maxsize=4)
+def _tool(backend: str, model: str | None):
+    if backend == "text2tashkeel":
+        from text2tashkeel import DEFAULT_MODEL, Diacritizer
+
+        return Diacritizer(model or DEFAULT_MODEL).diacritize
+    if backend == "mishkal":
+        import mishkal.tashkeel
+
+        return mishkal.tashkeel.TashkeelClass().tashkeel
+    raise ValueError(f"unknown diacritiser backend {backend!r}; expected one of {BACKENDS}")
+
+
+def diacritize(text: str, backend: str = DEFAULT_BACKEND, model: str | None = None) -> str:
+    """Diacritise normalised Arabic ``text`` and return it with shadda first.
+
+    The text is processed one clause at a time (text2tashkeel's models are
+    trained per sentence) and the base letters are checked to be unchanged, so
+    word positions in the result match the input.
+    """
+    if backend == "none" or not text.strip():
+        return shadda_first(text)
+    tool = _tool(backend, model)
+    parts = []
+    for clause in _SENTENCE_SPLIT.split(text.strip()):
+        marked = tool(clause).strip()
+        if strip_diacritics(marked).split() != strip_diacritics(clause).split():
+            log.warning("diacritiser %s changed the letters of %r; keeping the input", backend, clause[:40])
+            marked = clause
+        parts.append(marked)
+    return shadda_first(" ".join(parts))
+
+
+def _marks_per_letter(text: str) -> list[tuple[str, frozenset[str], bool]]:
+    """(letter, its set of marks, is last letter of its word) for each Arabic letter."""
+    out: list[list] = []
+    for i, ch in enumerate(text):
+        if _ARABIC_LETTER.match(ch):
+            out.append([ch, set(), False])
+        elif ch in DIACRITICS and out:
+            out[-1][1].add(ch)
+        if out and (i + 1 == len(text) or text[i + 1].isspace() or text[i + 1] in ".,;?!:"):
+            out[-1][2] = True
+    return [(c, frozenset(m), last) for c, m, last in out]
+
+
+def diacritic_error_rate(predicted: str, reference: str, ignore_last: bool = False) -> float:
+    """Share of Arabic letters whose marks differ between ``predicted`` and ``reference``.
+
+    Raises ValueError when the two texts do not have the same base letters.
+    """
+    pred, ref = _marks_per_letter(predicted), _marks_per_letter(reference)
+    if [c for c, _, _ in pred] != [c for c, _, _ in ref]:
+        raise ValueError(f"predicted and reference differ in base letters: {predicted[:40]!r} vs {reference[:40]!r}")
+    pairs = [(p, r) for p, r in zip(pred, ref) if not (ignore_last and r[2])]
+    if not pairs:
+        return 0.0
+    return sum(p[1] != r[1] for p, r in pairs) / len(pairs)

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian/Ubuntu machine:
+#   ./setup.sh run    install everything, then run the main job on the embedded generated data
+#   ./setup.sh test   install everything, then run the test suite (what CI runs)
+#   ./setup.sh install
+# System packages (ffmpeg, espeak-ng) need root: run as root, or with passwordless sudo,
+# or install them yourself first. Python packages go into .venv/ (editable install),
+# with torch pinned by constraints.txt so nothing pulls a CUDA build by accident.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT="$(pwd)"
+VENV="$ROOT/.venv"
+SYSTEM_PACKAGES=(ffmpeg espeak-ng libespeak-ng1)
+PYTHON="${PYTHON:-python3}"
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+install_system() {
+  local missing=()
+  for pkg in "${SYSTEM_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"; else
+      echo "error: missing system packages: ${missing[*]}" >&2
+      echo "       installing them needs root. Run:  sudo apt-get install -y ${missing[*]}" >&2
+      echo "       then run this command again." >&2
+      exit 1
+    fi
+  fi
+  log "installing system packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_python() {
+  local stamp="$VENV/.installed" want
+  want="$(cat pyproject.toml constraints.txt | sha1sum | cut -c1-40)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    "$PYTHON" -m venv "$VENV" || { echo "error: '$PYTHON -m venv' failed; install python3-venv (Python >= 3.10)" >&2; exit 1; }
+  fi
+  log "installing Python packages into $VENV (torch pinned by constraints.txt)"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -c constraints.txt "torch==$(sed -n 's/^torch==//p' constraints.txt)"
+  "$VENV/bin/pip" install -q -c constraints.txt -e ".[test]"
+  echo "$want" > "$stamp"
+}
+
+run_main() {
+  local out="${OUT_DIR:-$ROOT/runs/main}"
+  log "generating the embedded Arabic talking-face data under $out/data"
+  "$VENV/bin/lipsync-make-data" out_dir="$out/data"
+  log "regenerating shards under $out/prep"
+  "$VENV/bin/lipsync-prep" manifest="$out/data/manifest.jsonl" out_dir="$out/prep" workers="${WORKERS:-2}"
+}
+
+run_tests() {
+  local marker="not slow and not slurm"
+  if [ "${CI:-}" = "true" ] || [ "${RUN_SLOW:-0}" = "1" ]; then marker="not slurm"; fi
+  log "running tests (-m \"$marker\")"
+  "$VENV/bin/python" -m pytest -m "$marker" -p no:cacheprovider "$@"
+}
+
+cmd="${1:-run}"; shift || true
+case "$cmd" in
+  install) install_system; install_python ;;
+  run) install_system; install_python; run_main ;;
+  test) install_system; install_python; run_tests "$@" ;;
+  *) echo "usage: $0 [run|test|install]" >&2; exit 2 ;;
+esac
