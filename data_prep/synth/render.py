@@ -52,8 +52,11 @@ class MouthGeometry:
     reach_up: float  # how far above the lips the upper-lip pull fades out
     reach_down: float  # how far below the lips the jaw pull fades out
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the patch that is warped
-    grid_u: np.ndarray  # (h, w) local u of every patch pixel
-    grid_v: np.ndarray  # (h, w) local v
+    grid_u: np.ndarray  # (h, w) float32 local u of every patch pixel
+    grid_v: np.ndarray  # (h, w) float32 local v
+    bump: np.ndarray  # (h, w) weight of the mouth-width change, 1 at the mouth, 0 far away
+    upper_at: np.ndarray  # (h, w) photo's upper inner lip v at each pixel's u (0 beyond the corners)
+    lower_at: np.ndarray  # (h, w) photo's lower inner lip v
 
     @staticmethod
     def from_rig(rig: LipRig, frame_size: tuple[int, int]) -> "MouthGeometry":
@@ -70,7 +73,7 @@ class MouthGeometry:
         a = float(np.linalg.norm(right - left) / 2)
         reach_up = max(float(-to_local(rig.nose)[1]) * 0.9, a)
         reach_down = max(float(to_local(rig.chin)[1]) * 1.4, 1.5 * a)
-        corners = [origin + s_u * 2.4 * a * eu + s_v * ev
+        corners = [origin + s_u * 2.0 * a * eu + s_v * ev
                    for s_u in (-1, 1) for s_v in (-reach_up * 1.05, reach_down * 1.1)]
         corners = np.array(corners)
         w, h = frame_size
@@ -78,9 +81,15 @@ class MouthGeometry:
         x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
-        local = np.stack([gx - origin[0], gy - origin[1]], axis=-1) @ axes.T  # (h, w, 2)
+        local = (np.stack([gx - origin[0], gy - origin[1]], axis=-1) @ axes.T).astype(np.float32)  # (h, w, 2)
+        u, v = local[..., 0], local[..., 1]
+        bump = np.exp(-(u / (1.8 * a)) ** 4 - (v / (1.6 * a)) ** 2).astype(np.float32)
+        # The photo's lip contours are looked up at the target u, not the source u: the
+        # width change moves them by at most a pixel or two and this keeps the warp cheap.
+        upper_at = np.interp(u, knots, upper0, left=0.0, right=0.0).astype(np.float32)
+        lower_at = np.interp(u, knots, lower0, left=0.0, right=0.0).astype(np.float32)
         return MouthGeometry(origin, axes, a, knots, upper0, lower0, reach_up, reach_down,
-                             (int(x0), int(y0), int(x1), int(y1)), local[..., 0], local[..., 1])
+                             (int(x0), int(y0), int(x1), int(y1)), u, v, bump, upper_at, lower_at)
 
 
 def _sorted(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,44 +108,47 @@ def render_mouth(base: np.ndarray, geo: MouthGeometry, openness: float, width: f
     a = geo.half_width
     u, v = geo.grid_u, geo.grid_v
     scale = (1 + 0.12 * width) * (1 - 0.15 * rounding)
-    bump = np.exp(-(u / (2.0 * a)) ** 4 - (v / (1.6 * a)) ** 2)
-    src_u = u * (1 + (1 / scale - 1) * bump)
-
-    upper0 = np.interp(src_u, geo.knots, geo.upper0, left=0.0, right=0.0)
-    lower0 = np.interp(src_u, geo.knots, geo.lower0, left=0.0, right=0.0)
+    src_u = u * (1 + (1 / scale - 1) * geo.bump)
+    upper0, lower0 = geo.upper_at, geo.lower_at
     mid = (upper0 + lower0) / 2
     a_t = a * scale
     power = 2.0 + 2.0 * (1 - rounding)
-    lens = np.clip(1 - np.abs(u / a_t) ** power, 0, 1) ** 0.6
-    gap = float(openness) * 1.25 * a * (1 + 0.3 * rounding) * lens  # (h, w) target inner gap
+    lens = np.clip(1 - np.abs(u / np.float32(a_t)) ** np.float32(power), 0, 1) ** np.float32(0.6)
+    gap = np.float32(openness * a * (1 + 0.3 * rounding)) * lens  # (h, w) target inner-lip gap, px
     upper, lower = mid - 0.3 * gap, mid + 0.7 * gap
 
-    below = v >= mid
-    pull_low = (lower - lower0) * (1 - _smoothstep((v - lower) / geo.reach_down))
-    pull_up = (upper - upper0) * (1 - _smoothstep((upper - v) / geo.reach_up))
-    src_v = v - np.where(below, pull_low, pull_up)
+    pull_low = (lower - lower0) * (1 - _smoothstep((v - lower) / np.float32(geo.reach_down)))
+    pull_up = (upper - upper0) * (1 - _smoothstep((upper - v) / np.float32(geo.reach_up)))
+    src_v = v - np.where(v >= mid, pull_low, pull_up)
 
-    src = geo.origin + src_u[..., None] * geo.axes[0] + src_v[..., None] * geo.axes[1]
+    (ox, oy), ((eux, euy), (evx, evy)) = geo.origin, geo.axes
+    map_x = (ox + src_u * np.float32(eux) + src_v * np.float32(evx)).astype(np.float32)
+    map_y = (oy + src_u * np.float32(euy) + src_v * np.float32(evy)).astype(np.float32)
     x0, y0, x1, y1 = geo.box
-    patch = cv2.remap(base, src[..., 0].astype(np.float32), src[..., 1].astype(np.float32),
-                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    patch = cv2.remap(base, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-    # Oral cavity between the target inner lips, antialiased by a 1 px ramp.
-    inside = np.clip(np.minimum(v - upper, lower - v) + 0.5, 0, 1)[..., None]
-    if inside.max() > 0:
-        depth = np.clip((v - upper) / np.maximum(gap, 1e-3), 0, 1)[..., None]  # 0 top .. 1 bottom
-        mouth = np.broadcast_to(_CAVITY, patch.shape).copy()
-        teeth_h = np.maximum(np.minimum(0.3 * gap, 0.28 * a), teeth * gap)
-        upper_teeth = np.clip(upper + teeth_h - v + 0.5, 0, 1)[..., None] * (lens[..., None] > 0.2)
-        shade = 0.75 + 0.25 * lens[..., None]
-        mouth = mouth * (1 - upper_teeth) + _TEETH * shade * upper_teeth
+    # Oral cavity between the target inner lips, antialiased by a 1 px ramp; only the
+    # rows and columns the opening can reach are touched.
+    inside = np.clip(np.minimum(v - upper, lower - v) + 0.5, 0, 1) * np.clip(gap, 0, 1)
+    rows, cols = np.nonzero(inside.any(axis=1))[0], np.nonzero(inside.any(axis=0))[0]
+    if rows.size:
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        sub = np.s_[r0:r1, c0:c1]
+        alpha = inside[sub][..., None]
+        g, up_, uu, vv, ln = gap[sub], upper[sub], u[sub], v[sub], lens[sub]
+        mouth = np.broadcast_to(_CAVITY, alpha.shape[:2] + (3,)).copy()
+        teeth_h = np.maximum(np.minimum(0.22 * g, 0.2 * a), teeth * g)
+        on_teeth = (np.clip(up_ + teeth_h - vv + 0.5, 0, 1) * (ln > 0.25))[..., None]
+        mouth += (_TEETH * (0.6 + 0.4 * ln[..., None]) - mouth) * on_teeth
         if openness > 0.35:
-            tongue = np.clip((depth - 0.7) * 4, 0, 1) * np.clip(1 - np.abs(u / (0.7 * a_t)), 0, 1)[..., None]
-            mouth = mouth * (1 - tongue * 0.8) + _TONGUE * tongue * 0.8
-        patch = patch * (1 - inside) + mouth * inside
+            depth = np.clip((vv - up_) / np.maximum(g, 1e-3), 0, 1)
+            tongue = (np.clip((depth - 0.7) * 4, 0, 1) * np.clip(1 - np.abs(uu / (0.7 * a_t)), 0, 1))[..., None]
+            mouth += (_TONGUE - mouth) * tongue * 0.8
+        region = patch[sub].astype(np.float32)
+        patch[sub] = (region + (mouth - region) * alpha).astype(np.uint8)
 
     out = base.copy()
-    out[y0:y1, x0:x1] = np.clip(patch, 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = patch
     return out
 
 

@@ -1,0 +1,176 @@
+"""The built-in forced aligner: espeak-ng template + DTW over MFCCs.
+
+No public Arabic acoustic model exists for forced alignment, but espeak-ng
+can *say* any diacritised text and report when it said each phone. So we
+synthesise the transcript (the template), align the template's MFCC frames to
+the real audio's with dynamic time warping, and carry the template's phone
+boundaries across the warping path.
+
+Details that matter:
+
+* rate matching -- the template is re-synthesised at a speaking rate chosen so
+  its voiced duration matches the real audio's, which keeps the warping path
+  near the diagonal;
+* features -- 13 MFCCs without c0 plus deltas, mean/variance normalised per
+  utterance (removes channel and most speaker level differences), 10 ms hop;
+* memory -- a multiscale corridor DTW (the FastDTW idea: solve at half
+  resolution, widen the path by ``radius`` frames, refine inside it) keeps
+  memory and time linear in the audio length, so minutes of audio align in
+  seconds. Each row of the corridor is filled with numpy: with steps
+  (1,1), (1,0), (0,1) the horizontal recursion is a running minimum over
+  ``A - prefix_sum(cost)``;
+* confidence -- 1 minus the ratio of the mean cost on the path to the mean
+  cost of the same real frames against template frames a few hundred ms away;
+  a wrong transcript or music leaves the two alike and the confidence near 0.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+import torch
+
+log = logging.getLogger(__name__)
+
+FEATURE_RATE = 16_000
+HOP_S = 0.010
+N_MFCC = 13
+FULL_DTW_MAX = 400  # below this many frames a side, solve the whole matrix
+
+
+@functools.lru_cache(maxsize=2)
+def _mel_matrix(n_fft: int, n_mels: int, sample_rate: int) -> np.ndarray:
+    from transformers.audio_utils import mel_filter_bank
+
+    return mel_filter_bank(num_frequency_bins=n_fft // 2 + 1, num_mel_filters=n_mels, min_frequency=60.0,
+                           max_frequency=sample_rate / 2 - 200, sampling_rate=sample_rate,
+                           norm="slaney", mel_scale="slaney").astype(np.float32)  # (n_fft/2+1, n_mels)
+
+
+def to_feature_rate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """int16 or float audio (n,) at any rate -> float32 (m,) at 16 kHz in [-1, 1]."""
+    x = audio.astype(np.float32)
+    if audio.dtype == np.int16:
+        x /= 32768.0
+    if sample_rate != FEATURE_RATE:
+        g = np.gcd(int(sample_rate), FEATURE_RATE)
+        x = scipy.signal.resample_poly(x, FEATURE_RATE // g, int(sample_rate) // g).astype(np.float32)
+    return x
+
+
+def mfcc_features(audio16k: np.ndarray) -> np.ndarray:
+    """(n,) float32 at 16 kHz -> (T, 2 * (N_MFCC - 1)) normalised MFCC + delta, 10 ms hop."""
+    n_fft, hop = 512, int(HOP_S * FEATURE_RATE)
+    wave = torch.from_numpy(np.ascontiguousarray(audio16k))
+    spec = torch.stft(wave, n_fft=n_fft, hop_length=hop, win_length=400, window=torch.hann_window(400),
+                      center=True, return_complex=True).abs().pow(2).T.numpy()  # (T, n_fft/2+1)
+    logmel = np.log(spec @ _mel_matrix(n_fft, 40, FEATURE_RATE) + 1e-6)  # (T, 40)
+    cep = scipy.fft.dct(logmel, type=2, norm="ortho", axis=1)[:, 1:N_MFCC]  # (T, 12)
+    delta = np.gradient(cep, axis=0)
+    feats = np.concatenate([cep, 2.0 * delta], axis=1)
+    return ((feats - feats.mean(0)) / (feats.std(0) + 1e-5)).astype(np.float32)
+
+
+def speech_frames(audio16k: np.ndarray, floor_db: float = -35.0) -> int:
+    """Number of 10 ms frames within ``floor_db`` of the loudest frame (voiced-ish duration)."""
+    hop = int(HOP_S * FEATURE_RATE)
+    n = len(audio16k) // hop
+    if n == 0:
+        return 0
+    db = 10 * np.log10(np.mean(audio16k[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-10)
+    return int(np.sum(db > np.percentile(db, 99) + floor_db))
+
+
+def _row_costs(x: np.ndarray, y: np.ndarray, i: int, lo: int, hi: int) -> np.ndarray:
+    d = y[lo:hi] - x[i]
+    return np.sqrt(np.einsum("ij,ij->i", d, d))
+
+
+def corridor_dtw(x: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, float]:
+    """DTW of x (N, F) to y (M, F) restricted to columns lo[i]..hi[i]-1 of each row i.
+
+    lo/hi must be non-decreasing with lo[0] = 0, hi[-1] = M and overlapping
+    consecutive ranges. Returns the path as (L, 2) int (i, j) pairs from (0, 0)
+    to (N-1, M-1) and its mean local cost.
+    """
+    n = len(x)
+    rows: list[np.ndarray] = []
+    prev, plo, phi = None, 0, 0
+    for i in range(n):
+        a, b = int(lo[i]), int(hi[i])
+        c = _row_costs(x, y, i, a, b)  # (b - a,)
+        best_from_prev = np.full(b - a, np.inf)
+        if prev is None:
+            best_from_prev[0] = c[0]
+        else:
+            # vertical (i-1, j) and diagonal (i-1, j-1) predecessors
+            js = np.arange(a, b)
+            for shift in (0, 1):
+                k = js - shift - plo
+                ok = (k >= 0) & (k < phi - plo)
+                best_from_prev[ok] = np.minimum(best_from_prev[ok], prev[k[ok]] + c[ok])
+        # horizontal steps: D[j] = min_k<=j (A[k] + sum_{k<m<=j} c[m]) = S[j] + cummin(A - S)[j]
+        s = np.cumsum(c)
+        row = s + np.minimum.accumulate(best_from_prev - s)
+        rows.append(row)
+        prev, plo, phi = row, a, b
+    path = [(n - 1, int(hi[-1]) - 1)]
+    i, j = path[0]
+    while (i, j) != (0, 0):
+        cands = []
+        for di, dj in ((1, 1), (1, 0), (0, 1)):
+            pi, pj = i - di, j - dj
+            if pi < 0 or pj < 0 or not lo[pi] <= pj < hi[pi]:
+                continue
+            cands.append((rows[pi][pj - lo[pi]], pi, pj))
+        _, i, j = min(cands)
+        path.append((i, j))
+    path_arr = np.asarray(path[::-1])
+    return path_arr, float(rows[-1][-1] / len(path_arr))
+
+
+def multiscale_dtw(x: np.ndarray, y: np.ndarray, radius: int = 12) -> tuple[np.ndarray, float]:
+    """Linear-memory DTW: coarse path at half resolution, refined in a corridor of ``radius``."""
+    n, m = len(x), len(y)
+    if n <= FULL_DTW_MAX or m <= FULL_DTW_MAX:
+        return corridor_dtw(x, y, np.zeros(n, int), np.full(n, m))
+    half = lambda z: 0.5 * (z[0: len(z) // 2 * 2: 2] + z[1: len(z) // 2 * 2: 2])  # noqa: E731
+    coarse, _ = multiscale_dtw(half(x), half(y), radius)
+    lo, hi = np.full(n, m), np.zeros(n, int)
+    for ci, cj in coarse:
+        for i in (2 * ci, 2 * ci + 1):
+            lo[i] = min(lo[i], max(0, 2 * cj - radius))
+            hi[i] = max(hi[i], min(m, 2 * cj + 2 + radius))
+    for i in range(n - 2, n):  # rows beyond an odd-length coarse grid
+        lo[i], hi[i] = min(lo[i], lo[n - 3] if n > 2 else 0), m
+    lo[0], hi[-1] = 0, m
+    lo = np.minimum.accumulate(lo[::-1])[::-1]
+    hi = np.maximum.accumulate(hi)
+    return corridor_dtw(x, y, lo, hi)
+
+
+def warp_times(path: np.ndarray, template_times: np.ndarray) -> np.ndarray:
+    """Map template times (s) to real-audio times (s) along a DTW path of (real, template) frames.
+
+    Each template frame maps to the middle of the real frames the path pairs it
+    with; times between frame centres are interpolated.
+    """
+    real, tmpl = path[:, 0].astype(float), path[:, 1]
+    order = np.unique(tmpl)
+    first = np.searchsorted(tmpl, order, side="left")
+    last = np.searchsorted(tmpl, order, side="right") - 1
+    mid = 0.5 * (real[first] + real[last])
+    return np.interp(np.asarray(template_times) / HOP_S, order, mid) * HOP_S
+
+
+def path_confidence(x: np.ndarray, y: np.ndarray, path: np.ndarray, offset_s: float = 0.4) -> float:
+    """1 - (mean cost on the path) / (mean cost against template frames ``offset_s`` away), in [0, 1]."""
+    i, j = path[:, 0], path[:, 1]
+    on = np.linalg.norm(x[i] - y[j], axis=1).mean()
+    shift = int(offset_s / HOP_S)
+    off = [np.linalg.norm(x[i] - y[np.clip(j + s, 0, len(y) - 1)], axis=1).mean() for s in (-shift, shift)]
+    return float(np.clip(1.0 - on / max(np.mean(off), 1e-6), 0.0, 1.0))

@@ -1,0 +1,136 @@
+"""End to end: generated Arabic videos (with broken ones) -> lipsync-prep -> shards.
+
+Covers the "must work as written" interface, every bad-input reason the
+generator plants, resume after a real SIGKILL, and a 2-part array + merge
+giving the same samples as one run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import webdataset as wds
+
+from data_prep import schema
+
+BIN = Path(sys.executable).parent
+
+
+def prep(manifest: Path, out: Path, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [str(BIN / "lipsync-prep"), f"manifest={manifest}", f"out_dir={out}", "progress=false", *overrides]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if check:
+        assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def read_all(out: Path) -> dict[str, dict]:
+    samples = {}
+    for shard in sorted((out / "shards").glob("*.tar")):
+        for sample in wds.WebDataset(str(shard), shardshuffle=False):
+            assert sample["__key__"] not in samples, f"duplicate sample {sample['__key__']}"
+            samples[sample["__key__"]] = sample
+    return samples
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("generated")
+    proc = subprocess.run([str(BIN / "lipsync-make-data"), f"out_dir={root}", "n_speakers=3", "videos_per_speaker=1",
+                           "seed=7"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root / "manifest.jsonl"
+
+
+@pytest.fixture(scope="module")
+def full_run(generated, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("prep")
+    proc = prep(generated, out, "workers=2")
+    assert "dropped (stage / reason: count)" in proc.stdout  # the summary table is printed
+    return out
+
+
+def test_outputs_follow_the_contract(generated, full_run):
+    index = json.loads((full_run / "index.json").read_text())
+    samples = read_all(full_run)
+    assert samples, "no clip survived"
+    total = sum(s["samples"] for s in index["splits"].values())
+    assert total == len(samples)
+    for split, info in index["splits"].items():
+        for shard in info["shards"]:
+            assert shard["name"].endswith(".tar") and shard["name"].startswith(split)
+    speakers_by_split: dict[str, set] = {}
+    for key, sample in samples.items():
+        assert set(schema.REQUIRED_KEYS) <= set(sample), key
+        clip = schema.decode_sample(sample)
+        assert clip.frames.shape[1:] == (256, 256, 3)
+        assert len(clip.audio) == clip.meta.n_frames * schema.SAMPLES_PER_FRAME
+        assert clip.landmarks.shape == (clip.meta.n_frames, 478, 2)
+        assert len(clip.meta.affines) == clip.meta.n_frames and clip.meta.fps == 25
+        speakers_by_split.setdefault(clip.meta.split, set()).add(clip.meta.speaker)
+    splits = list(speakers_by_split.values())
+    assert all(not (a & b) for i, a in enumerate(splits) for b in splits[i + 1:]), "a speaker is in two splits"
+
+
+def test_every_broken_source_is_dropped_with_its_reason(generated, full_run):
+    expected = {}
+    for line in generated.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if "expect_drop" in row:
+            expected[row["id"]] = row["expect_drop"]
+    assert len(expected) >= 6, "the generator should plant each kind of broken input"
+    dropped = [json.loads(line) for line in (full_run / "dropped.jsonl").read_text().splitlines()]
+    assert all({"id", "stage", "reason"} <= set(d) for d in dropped)
+    got = {d["id"]: d["reason"] for d in dropped if d["id"] in expected}
+    assert got == expected
+    kept_sources = {json.loads(s["meta.json"])["source_id"] for s in read_all(full_run).values()}
+    assert not kept_sources & set(expected)
+
+
+def test_config_typo_and_bad_manifest_fail_clearly(generated, tmp_path):
+    proc = prep(generated, tmp_path / "x", "workrs=2", check=False)
+    assert proc.returncode != 0 and "workrs" in (proc.stdout + proc.stderr)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "url": "file:///x.mp4"}\n{"id": "b", "url": "u", "start": "later"}\n')
+    proc = prep(bad, tmp_path / "y", check=False)
+    assert proc.returncode != 0 and "bad.jsonl:2" in proc.stderr and "start" in proc.stderr
+
+
+def test_resume_after_kill_gives_the_same_samples(generated, full_run, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [str(BIN / "lipsync-prep"), f"manifest={generated}", f"out_dir={out}", "progress=false", "workers=1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((out / "work" / "done").glob("*.json"))) < 2:
+        assert proc.poll() is None, "the run finished before it could be killed"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "index.json").exists() and not list(out.glob("shards/*.tar"))
+    subprocess.run(cmd, check=True, capture_output=True, timeout=900)
+    resumed, reference = read_all(out), read_all(full_run)
+    assert sorted(resumed) == sorted(reference)
+    for key in reference:
+        assert resumed[key]["audio.wav"] == reference[key]["audio.wav"]
+    dropped = (out / "dropped.jsonl").read_text().splitlines()
+    assert len(dropped) == len(set(dropped)) == len((full_run / "dropped.jsonl").read_text().splitlines())
+
+
+def test_two_part_array_then_merge_matches_one_run(generated, full_run, tmp_path):
+    out = tmp_path / "parts"
+    for part in ("0/2", "1/2"):
+        prep(generated, out, f"part={part}")
+    assert not (out / "index.json").exists()
+    prep(generated, out, "merge_only=true")
+    assert sorted(read_all(out)) == sorted(read_all(full_run))
+    merged = json.loads((out / "index.json").read_text())
+    single = json.loads((full_run / "index.json").read_text())
+    assert merged["parts"] == 2 and merged["drops"]["by_stage"] == single["drops"]["by_stage"]
+    assert merged["speaker_splits"] == single["speaker_splits"]
