@@ -24,7 +24,7 @@ import functools
 import logging
 import re
 
-from data_prep.arabic.normalize import DIACRITICS, shadda_first, strip_diacritics
+from data_prep.arabic.normalize import DIACRITICS, PAUSE_PUNCT, shadda_first, strip_diacritics
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,14 @@ def diacritize(text: str, backend: str = DEFAULT_BACKEND, model: str | None = No
     tool = _tool(backend, model)
     parts = []
     for clause in _SENTENCE_SPLIT.split(text.strip()):
-        marked = tool(clause).strip()
-        if strip_diacritics(marked).split() != strip_diacritics(clause).split():
-            log.warning("diacritiser %s changed the letters of %r; keeping the input", backend, clause[:40])
-            marked = clause
-        parts.append(marked)
+        # diacritise the words only and put the clause's final punctuation back
+        # (mishkal rewrites a final "." as a control character)
+        body = clause.rstrip(PAUSE_PUNCT + " ")
+        marked = tool(body).strip() if body else ""
+        if strip_diacritics(marked).split() != strip_diacritics(body).split():
+            log.warning("diacritiser %s changed the letters of %r; keeping the input", backend, body[:40])
+            marked = body
+        parts.append(marked + clause[len(body):])
     return shadda_first(" ".join(parts))
 
 
