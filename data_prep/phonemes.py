@@ -133,7 +133,7 @@ class BuiltinAligner:
         if not bare_words:
             raise AlignmentFailed("empty_transcript", f"no Arabic words in {text[:40]!r}")
         real16 = dtw.to_feature_rate(np.asarray(audio).reshape(-1), sample_rate)
-        if len(real16) < 0.1 * dtw.FEATURE_RATE or dtw.speech_frames(real16) == 0:
+        if len(real16) < 0.1 * dtw.FEATURE_RATE or np.abs(real16).max() < 1e-3:  # below -60 dBFS: silence
             raise AlignmentFailed("no_speech", f"audio of {len(real16) / dtw.FEATURE_RATE:.2f} s has no speech")
         marked = diacritize(normalised, backend=self.diacritizer)
         real = dtw.mfcc_features(real16)  # (N, F)
@@ -147,16 +147,17 @@ class BuiltinAligner:
             rate = int(np.clip(round(self.base_rate * ratio), 80, 450))
             spoken = speak_phones(marked, voice=self.voice, rate=rate)
             tmpl16 = dtw.to_feature_rate(spoken.speech.audio, spoken.speech.sample_rate)
-        tmpl = dtw.mfcc_features(tmpl16)  # (M, F)
+        pad_s = 0.3
+        tmpl = dtw.mfcc_features(dtw.pad_template(tmpl16, pad_s))  # (M, F)
         path, _ = dtw.multiscale_dtw(real, tmpl, radius=self.radius)
         confidence = dtw.path_confidence(real, tmpl, path)
         if confidence < self.min_confidence:
             raise AlignmentFailed("low_confidence", f"confidence {confidence:.2f} < {self.min_confidence}")
-        starts = dtw.warp_times(path, np.array([p.start for p in spoken.phones]))
-        ends = dtw.warp_times(path, np.array([p.end for p in spoken.phones]))
+        starts = dtw.warp_times(path, pad_s + np.array([p.start for p in spoken.phones]))
+        ends = dtw.warp_times(path, pad_s + np.array([p.end for p in spoken.phones]))
         phones = [Interval(float(s), float(max(e, s)), p.phone) for s, e, p in zip(starts, ends, spoken.phones)]
-        wst = dtw.warp_times(path, np.array([w[0] for w in spoken.words]))
-        wen = dtw.warp_times(path, np.array([w[1] for w in spoken.words]))
+        wst = dtw.warp_times(path, pad_s + np.array([w[0] for w in spoken.words]))
+        wen = dtw.warp_times(path, pad_s + np.array([w[1] for w in spoken.words]))
         words = [Interval(float(s), float(e), bare_words[w[2]]) for s, e, w in zip(wst, wen, spoken.words)
                  if w[2] < len(bare_words)]
         return Alignment(words, phones, confidence, self.name,

@@ -93,3 +93,13 @@ def test_smooth_landmarks_reduces_jitter_and_respects_gaps():
     short = np.full((3, 478, 2), np.nan, np.float32)
     short[1] = 7.0
     assert np.array_equal(smooth_landmarks(short)[1], short[1])  # 1-frame run left alone
+
+
+@needs_ffmpeg
+def test_track_covers_every_frame_of_a_normalised_video(tmp_path):
+    from data_prep.normalise import normalise
+
+    media = normalise(face_video(tmp_path / "src.mp4", seconds=1.3, size=(320, 240)), tmp_path)
+    track = track_faces(media.video)
+    assert len(track.n_faces) == len(track.face_size) == len(track.landmarks) == media.n_frames
+    assert (track.n_faces == 1).mean() > 0.9

@@ -63,11 +63,25 @@ def diacritize(text: str, backend: str = DEFAULT_BACKEND, model: str | None = No
         # (mishkal rewrites a final "." as a control character)
         body = clause.rstrip(PAUSE_PUNCT + " ")
         marked = tool(body).strip() if body else ""
-        if strip_diacritics(marked).split() != strip_diacritics(body).split():
-            log.warning("diacritiser %s changed the letters of %r; keeping the input", backend, body[:40])
-            marked = body
+        marked = _keep_letters(marked, body, backend)
         parts.append(marked + clause[len(body):])
     return shadda_first(" ".join(parts))
+
+
+def _keep_letters(marked: str, body: str, backend: str) -> str:
+    """Take each marked word whose letters match the input word; else keep the input word.
+
+    Diacritisers sometimes change letters (text2tashkeel writes نام as نأم);
+    the transcript's letters win so that word positions stay aligned.
+    """
+    got, want = marked.split(), body.split()
+    if len(got) != len(want):
+        log.warning("diacritiser %s changed the words of %r; keeping the input", backend, body[:40])
+        return body
+    kept = [g if strip_diacritics(g) == strip_diacritics(w) else w for g, w in zip(got, want)]
+    if kept != got:
+        log.debug("diacritiser %s changed letters in %r; those words keep the input", backend, body[:40])
+    return " ".join(kept)
 
 
 def _marks_per_letter(text: str) -> list[tuple[str, frozenset[str], bool]]:

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 
 TRACK_HZ = 200  # resolution of the internal articulation tracks
 
@@ -91,7 +91,7 @@ def articulation_targets(phonemes: list[tuple[float, str]], speech_spans: list[t
     weights = np.full(n, REST.weight)
     events = sorted(phonemes)
     for i, (start, symbol) in enumerate(events):
-        span_end = next((e for s, e in speech_spans if s - 1e-6 <= start < e), start + 0.12)
+        span_end = next((e for s, e in speech_spans if s - 0.1 <= start < e), start + 0.12)
         end = min(events[i + 1][0], span_end) if i + 1 < len(events) else span_end
         a, b = int(round(start * TRACK_HZ)), max(int(round(end * TRACK_HZ)), int(round(start * TRACK_HZ)) + 1)
         vis = viseme_for(symbol)
@@ -110,8 +110,7 @@ def coarticulate(targets: np.ndarray, weights: np.ndarray, sigma_s: float = 0.03
 
 def loudness_envelope(audio: np.ndarray, sample_rate: int, times: np.ndarray, window_s: float = 0.03) -> np.ndarray:
     """RMS of ``audio`` in a window centred on each time, scaled to 0..1 by the 95th percentile."""
-    power = np.convolve(np.asarray(audio, np.float64) ** 2,
-                        np.ones(max(int(window_s * sample_rate), 1)) / max(int(window_s * sample_rate), 1), "same")
+    power = uniform_filter1d(np.asarray(audio, np.float64) ** 2, max(int(window_s * sample_rate), 1), mode="constant")
     idx = np.clip(np.round(np.asarray(times) * sample_rate).astype(int), 0, len(audio) - 1)
     rms = np.sqrt(power[idx])
     ref = np.percentile(rms[rms > 1e-4], 95) if np.any(rms > 1e-4) else 1.0

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -72,9 +72,11 @@ class MouthGeometry:
         lower0 = np.interp(knots, *_sorted(lo))
         a = float(np.linalg.norm(right - left) / 2)
         reach_up = max(float(-to_local(rig.nose)[1]) * 0.9, a)
-        reach_down = max(float(to_local(rig.chin)[1]) * 1.4, 1.5 * a)
-        corners = [origin + s_u * 2.0 * a * eu + s_v * ev
-                   for s_u in (-1, 1) for s_v in (-reach_up * 1.05, reach_down * 1.1)]
+        reach_down = max(float(to_local(rig.chin)[1]) * 1.2, 1.5 * a)
+        # The patch covers every pixel the warp can move: the width change fades out by
+        # |u| = 1.6a, the jaw pull by reach_down below the (opened) lower lip.
+        corners = [origin + s_u * 1.65 * a * eu + s_v * ev
+                   for s_u in (-1, 1) for s_v in (-reach_up - 2, reach_down + 0.9 * a)]
         corners = np.array(corners)
         w, h = frame_size
         x0, y0 = np.floor(corners.min(axis=0)).astype(int)
@@ -83,7 +85,7 @@ class MouthGeometry:
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
         local = (np.stack([gx - origin[0], gy - origin[1]], axis=-1) @ axes.T).astype(np.float32)  # (h, w, 2)
         u, v = local[..., 0], local[..., 1]
-        bump = np.exp(-(u / (1.8 * a)) ** 4 - (v / (1.6 * a)) ** 2).astype(np.float32)
+        bump = (1 - _smoothstep((np.abs(u) - 1.1 * a) / (0.5 * a))) * (1 - _smoothstep((np.abs(v) - 0.5 * a) / (0.9 * a)))
         # The photo's lip contours are looked up at the target u, not the source u: the
         # width change moves them by at most a pixel or two and this keeps the warp cheap.
         upper_at = np.interp(u, knots, upper0, left=0.0, right=0.0).astype(np.float32)
@@ -117,9 +119,11 @@ def render_mouth(base: np.ndarray, geo: MouthGeometry, openness: float, width: f
     gap = np.float32(openness * a * (1 + 0.3 * rounding)) * lens  # (h, w) target inner-lip gap, px
     upper, lower = mid - 0.3 * gap, mid + 0.7 * gap
 
-    pull_low = (lower - lower0) * (1 - _smoothstep((v - lower) / np.float32(geo.reach_down)))
-    pull_up = (upper - upper0) * (1 - _smoothstep((upper - v) / np.float32(geo.reach_up)))
-    src_v = v - np.where(v >= mid, pull_low, pull_up)
+    # Below the midline the lower lip and jaw are pulled, above it the upper lip; each pull
+    # fades to nothing at reach_down / reach_up from the lip.
+    below = v >= mid
+    fade = np.where(below, (v - lower) * np.float32(1 / geo.reach_down), (upper - v) * np.float32(1 / geo.reach_up))
+    src_v = v - np.where(below, lower - lower0, upper - upper0) * (1 - _smoothstep(fade))
 
     (ox, oy), ((eux, euy), (evx, evy)) = geo.origin, geo.axes
     map_x = (ox + src_u * np.float32(eux) + src_v * np.float32(evx)).astype(np.float32)
@@ -152,6 +156,16 @@ def render_mouth(base: np.ndarray, geo: MouthGeometry, openness: float, width: f
     return out
 
 
+def talking_frames(base: np.ndarray, geo: MouthGeometry, track, motion: np.ndarray) -> Iterator[np.ndarray]:
+    """Yield (H, W, 3) uint8 RGB frames: the mouth posed by ``track`` (a MouthTrack), then the
+    head moved by the (T, 2, 3) affines ``motion`` (the border is mirrored, not black)."""
+    h, w = base.shape[:2]
+    for k in range(len(track.openness)):
+        face = render_mouth(base, geo, float(track.openness[k]), float(track.width[k]),
+                            float(track.rounding[k]), float(track.teeth[k]))
+        yield cv2.warpAffine(face, motion[k], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+
+
 def ffmpeg_rate(fps: float) -> str:
     """ffmpeg's spelling of a frame rate: 29.97 -> '30000/1001'."""
     for num, den in ((24000, 1001), (30000, 1001), (60000, 1001)):
@@ -176,7 +190,7 @@ def write_mp4(path: Path, frames: Iterable[np.ndarray], size: tuple[int, int], f
             sf.write(wav, np.asarray(audio, np.float32), sample_rate, subtype="PCM_16")
             cmd += ["-i", str(wav), "-c:a", "aac", "-b:a", "128k", "-ar", str(sample_rate), "-ac", "1",
                     "-flags:a", "+bitexact"]
-        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+        cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "20", "-pix_fmt", "yuv420p",
                 "-threads", "1", "-flags:v", "+bitexact", "-fflags", "+bitexact", "-map_metadata", "-1",
                 str(path)]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)

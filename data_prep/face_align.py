@@ -1,0 +1,124 @@
+"""Stage 6: warp every frame so the face sits on a fixed template (similarity transform).
+
+A lip-sync model learns the mouth, not the head's position: aligning each
+frame with a similarity transform (rotation, uniform scale, translation; no
+shear, so the face is not distorted) to a fixed face template puts the eyes,
+nose and mouth at the same pixels in every training frame.
+
+The template (:data:`FACE_TEMPLATE`) gives, in a unit square, where a few
+*rigid* mediapipe mesh points go: eye corners, nose bridge and tip, and the
+mouth corners. The chin and the lips' centre are left out on purpose because
+they move when the speaker talks, and an alignment that followed them would
+zoom in and out with every syllable. The proportions come from the mesh of a
+frontal face; the scale makes the face fill the crop like Wav2Lip / LatentSync
+crops (eyes at 40% of the height, mouth at 66%, chin near 92%), so the mouth
+lies in the lower half that SyncNet and the UNet mask look at.
+
+Transforms are estimated per frame by least squares (``skimage``), then
+smoothed over time (centred moving average of the four similarity
+parameters), which removes the frame-to-frame jitter of the landmarks without
+lagging behind real head motion. The 2x3 matrices map source-frame pixels to
+aligned pixels; they are stored per frame in ``ClipMeta.affines`` so inference
+can paste generated faces back (:func:`paste_back`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+from skimage.transform import SimilarityTransform
+
+# mediapipe face-mesh index -> (x, y) in the unit square of the aligned crop
+FACE_TEMPLATE: dict[int, tuple[float, float]] = {
+    33: (0.290, 0.400),  # eye outer corner, image left
+    133: (0.420, 0.413),  # eye inner corner, image left
+    362: (0.580, 0.413),  # eye inner corner, image right
+    263: (0.710, 0.400),  # eye outer corner, image right
+    168: (0.500, 0.387),  # nose bridge between the eyes
+    1: (0.500, 0.593),  # nose tip
+    2: (0.500, 0.612),  # below the nose (subnasale)
+    61: (0.353, 0.660),  # mouth corner, image left
+    291: (0.647, 0.660),  # mouth corner, image right
+}
+TEMPLATE_INDICES = np.array(list(FACE_TEMPLATE), np.int64)  # (K,)
+TEMPLATE_POINTS = np.array(list(FACE_TEMPLATE.values()), np.float64)  # (K, 2) unit square
+CHIN = 152  # not fitted; lands near (0.50, 0.92) for a closed mouth
+
+
+def estimate_affines(landmarks: np.ndarray, size: int = 256, smooth_window: int = 5) -> np.ndarray:
+    """(T, 478, 2) source-pixel landmarks -> (T, 2, 3) float32 transforms, source -> aligned pixels."""
+    if landmarks.ndim != 3 or landmarks.shape[1:] != (478, 2):
+        raise ValueError(f"landmarks must be (T, 478, 2), got {landmarks.shape}")
+    points = landmarks[:, TEMPLATE_INDICES].astype(np.float64)  # (T, K, 2)
+    bad = np.flatnonzero(~np.isfinite(points).all(axis=(1, 2)))
+    if len(bad):
+        raise ValueError(f"landmarks are NaN in frames {bad[:10].tolist()}; align only frames with one tracked face")
+    target = TEMPLATE_POINTS * size
+    params = np.empty((len(points), 4))  # (T, 4): a = s cos, b = s sin, tx, ty
+    for t, source in enumerate(points):
+        m = SimilarityTransform.from_estimate(source, target)
+        if not m:
+            raise ValueError(f"frame {t}: degenerate landmarks, no similarity transform fits")
+        params[t] = m.params[0, 0], m.params[1, 0], m.params[0, 2], m.params[1, 2]
+    if smooth_window > 1 and len(params) > 1:
+        # linear in (a, b, tx, ty): a symmetric average keeps linear motion exactly
+        params = uniform_filter1d(params, size=smooth_window, axis=0, mode="nearest")
+    a, b, tx, ty = params.T
+    affines = np.stack([np.stack([a, -b, tx], -1), np.stack([b, a, ty], -1)], axis=1)  # (T, 2, 3)
+    return affines.astype(np.float32)
+
+
+def transform_points(points: np.ndarray, affines: np.ndarray) -> np.ndarray:
+    """Apply per-frame affines: (T, N, 2) points, (T, 2, 3) -> (T, N, 2) float32."""
+    if len(points) != len(affines):
+        raise ValueError(f"{len(points)} frames of points but {len(affines)} affines")
+    linear, shift = affines[:, :, :2], affines[:, :, 2]  # (T, 2, 2), (T, 2)
+    return (np.einsum("tij,tnj->tni", linear, points) + shift[:, None, :]).astype(np.float32)
+
+
+def align_frames(video: Path, start: int, stop: int, affines: np.ndarray, size: int = 256,
+                 batch_frames: int = 32) -> np.ndarray:
+    """Decode frames ``[start, stop)`` of ``video`` and warp them -> (stop - start, size, size, 3) uint8 RGB."""
+    from decord import VideoReader, cpu
+
+    if len(affines) != stop - start:
+        raise ValueError(f"{video}: {len(affines)} affines for frames [{start}, {stop})")
+    reader = VideoReader(str(video), ctx=cpu(0), num_threads=1)
+    if not 0 <= start < stop <= len(reader):
+        raise IndexError(f"{video}: frames [{start}, {stop}) outside its {len(reader)} frames")
+    out = np.empty((stop - start, size, size, 3), np.uint8)
+    for first in range(start, stop, batch_frames):  # batches bound memory for long HD clips
+        frames = reader.get_batch(list(range(first, min(first + batch_frames, stop)))).asnumpy()  # (B, H, W, 3)
+        for i, frame in enumerate(frames):
+            t = first - start + i
+            out[t] = cv2.warpAffine(frame, affines[t], (size, size), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)
+    return out
+
+
+def paste_back(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, mask: np.ndarray | None = None,
+               feather: int = 15) -> np.ndarray:
+    """Blend an aligned ``face`` (S, S, 3) back into ``frame`` (H, W, 3) through the inverse of ``affine``.
+
+    ``mask`` (S, S) in [0, 1] says which aligned pixels to paste (default: the
+    whole crop); its edge is feathered by ``feather`` pixels so no seam shows.
+    """
+    height, width = frame.shape[:2]
+    size = face.shape[0]
+    if mask is None:
+        mask = np.ones((size, size), np.float32)
+    mask = mask.astype(np.float32)
+    if feather > 0:
+        # shrink then blur: the blend ramps from 0 at the crop edge to 1 ``feather`` pixels inside
+        mask = cv2.erode(mask, np.ones((feather, feather), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        mask = cv2.GaussianBlur(mask, (0, 0), sigmaX=feather / 3)
+    inverse = cv2.invertAffineTransform(affine.astype(np.float64))
+    warped_face = cv2.warpAffine(face, inverse, (width, height), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    warped_mask = cv2.warpAffine(mask, inverse, (width, height), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]  # (H, W, 1)
+    blended = frame.astype(np.float32) * (1 - warped_mask) + warped_face * warped_mask
+    return np.clip(blended + 0.5, 0, 255).astype(frame.dtype)

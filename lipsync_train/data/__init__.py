@@ -1,0 +1,1 @@
+"""Data loading for training: shard index, sync-pair windows, the Lightning DataModule."""

@@ -1,0 +1,178 @@
+"""Turn decoded shard samples into SyncNet training pairs (video window, audio window, label).
+
+A :class:`ClipWindows` wraps one shard sample: it computes the clip's audio
+features once and decodes / resizes only the frames a window asks for (and
+caches them), so one clip feeds several windows for the price of one read.
+:func:`sample_train_pairs` draws positives (audio and video from the same
+start frame) and negatives (audio from a start at least ``min_shift`` frames
+away in the same clip, or from another recent clip), half and half.
+:func:`fixed_val_pairs` draws the same pairs every time, seeded by the sample
+key, and adds the audio context around each window for the offset metric.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import zlib
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from data_prep import schema
+from lipsync_train.audio_features import STEPS_PER_FRAME, clip_features
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """What one training window looks like (set by the model config)."""
+
+    n_frames: int = 16  # video frames per window (audio covers the same span)
+    image_size: int = 64  # faces are resized to image_size x image_size
+    crop: str = "lower_half"  # "lower_half" (mouth region) or "full"
+    channel_order: str = "rgb"  # "rgb", or "bgr" for the syncnet_v2 convention
+    audio_kind: str = "mel"  # "mel" or "mfcc"
+    n_audio_bins: int = 80
+
+    def __post_init__(self):
+        if self.crop not in ("lower_half", "full"):
+            raise ValueError(f"data.crop={self.crop!r}: expected 'lower_half' or 'full'")
+        if self.channel_order not in ("rgb", "bgr"):
+            raise ValueError(f"data.channel_order={self.channel_order!r}: expected 'rgb' or 'bgr'")
+
+
+def prepare_frames(frames: np.ndarray, spec: WindowSpec) -> np.ndarray:
+    """(n, S, S, 3) uint8 RGB -> (n, 3, h, w) uint8 resized, cropped, channel-ordered as the model wants."""
+    out = []
+    for frame in frames:
+        if frame.shape[0] != spec.image_size:
+            frame = cv2.resize(frame, (spec.image_size, spec.image_size), interpolation=cv2.INTER_AREA)
+        if spec.crop == "lower_half":
+            frame = frame[spec.image_size // 2:]
+        if spec.channel_order == "bgr":
+            frame = frame[:, :, ::-1]
+        out.append(frame.transpose(2, 0, 1))
+    return np.ascontiguousarray(np.stack(out))
+
+
+class ClipWindows:
+    """One shard sample, decoded lazily: audio features for the whole clip, frames on demand."""
+
+    def __init__(self, sample: dict[str, Any], spec: WindowSpec):
+        self.key = sample["__key__"]
+        self.spec = spec
+        missing = [k for k in (schema.FRAMES, schema.FRAME_INDEX, schema.AUDIO) if k not in sample]
+        if missing:
+            raise KeyError(f"shard sample {self.key!r} ({sample.get('__url__', '?')}) lacks keys {missing}")
+        self._mjpeg = sample[schema.FRAMES]
+        self._offsets = schema.decode_npy(sample[schema.FRAME_INDEX])
+        audio, rate = schema.decode_wav(sample[schema.AUDIO])
+        if rate != schema.SAMPLE_RATE:
+            raise ValueError(f"shard sample {self.key!r}: audio at {rate} Hz, expected {schema.SAMPLE_RATE}")
+        self.features = clip_features(audio, spec.audio_kind, spec.n_audio_bins)  # (F, 4 * T_audio)
+        self.n_frames = min(len(self._offsets) - 1, self.features.shape[1] // STEPS_PER_FRAME)
+        self._cache: dict[int, np.ndarray] = {}
+
+    @property
+    def n_starts(self) -> int:
+        """How many window start frames fit in the clip."""
+        return max(0, self.n_frames - self.spec.n_frames + 1)
+
+    def video(self, start: int) -> np.ndarray:
+        """-> (T, 3, h, w) uint8 frames start .. start + T, decoding only frames not seen yet."""
+        stop = start + self.spec.n_frames
+        todo = [t for t in range(start, stop) if t not in self._cache]
+        if todo:  # the frames still missing form runs; decode each run in one call
+            run_start = todo[0]
+            for i, t in enumerate(todo):
+                if i + 1 == len(todo) or todo[i + 1] != t + 1:
+                    frames = schema.decode_frames(self._mjpeg, self._offsets, run_start, t + 1)
+                    for j, frame in enumerate(prepare_frames(frames, self.spec)):
+                        self._cache[run_start + j] = frame
+                    if i + 1 < len(todo):
+                        run_start = todo[i + 1]
+        return np.stack([self._cache[t] for t in range(start, stop)])
+
+    def audio(self, start: int) -> np.ndarray:
+        """-> (F, 4T) float32 audio features of frames start .. start + T."""
+        s = STEPS_PER_FRAME * start
+        return self.features[:, s:s + STEPS_PER_FRAME * self.spec.n_frames]
+
+    def audio_context(self, start: int, max_offset: int) -> np.ndarray | None:
+        """-> (F, 4 (T + 2 max_offset)) features from start - max_offset, or None near the clip edges."""
+        if start < max_offset or start + self.spec.n_frames + max_offset > self.n_frames:
+            return None
+        s = STEPS_PER_FRAME * (start - max_offset)
+        return self.features[:, s:s + STEPS_PER_FRAME * (self.spec.n_frames + 2 * max_offset)]
+
+
+def _shifted_start(start: int, n_starts: int, min_shift: int, rng: random.Random) -> int | None:
+    choices = [s for s in range(n_starts) if abs(s - start) >= min_shift]
+    return rng.choice(choices) if choices else None
+
+
+def sample_train_pairs(samples: Iterable[dict[str, Any]], spec: WindowSpec, windows_per_clip: int, min_shift: int,
+                       p_other_clip: float, rng: random.Random, max_unusable: int = 1000) -> Iterator[dict[str, Any]]:
+    """Shard samples -> pair dicts ``{key, video (T,3,h,w) uint8, audio (F,4T) float32, label 0/1}``."""
+    recent: deque[ClipWindows] = deque(maxlen=8)  # other clips for cross-clip negatives
+    unusable = 0
+    for sample in samples:
+        clip = ClipWindows(sample, spec)
+        if clip.n_starts <= min_shift:
+            unusable += 1
+            if unusable > max_unusable:
+                raise ValueError(f"{unusable} clips in a row are shorter than {spec.n_frames + min_shift} frames "
+                                 f"(last: {clip.key!r}); lower data.min_shift / the window length or fix the shards")
+            continue
+        unusable = 0
+        for _ in range(windows_per_clip):
+            start = rng.randrange(clip.n_starts)
+            label = rng.random() < 0.5
+            audio = clip.audio(start)
+            if not label:
+                other = rng.random() < p_other_clip and recent
+                shifted = None if other else _shifted_start(start, clip.n_starts, min_shift, rng)
+                if shifted is None:
+                    donor = rng.choice(recent) if recent else None
+                    if donor is None:  # first clip of the stream and no room to shift: make a positive
+                        label = True
+                    else:
+                        audio = donor.audio(rng.randrange(donor.n_starts))
+                else:
+                    audio = clip.audio(shifted)
+            yield {"key": clip.key, "video": clip.video(start), "audio": audio, "label": float(label)}
+        clip._cache.clear()  # keep only the audio features of recent clips
+        recent.append(clip)
+
+
+def fixed_val_pairs(samples: Iterable[dict[str, Any]], spec: WindowSpec, windows_per_clip: int, min_shift: int,
+                    max_offset: int, seed: int, max_pairs: int) -> list[dict[str, Any]]:
+    """The validation set: the same pairs on every call, seeded by each sample key (shift negatives only)."""
+    pairs: list[dict[str, Any]] = []
+    ctx_steps = STEPS_PER_FRAME * (spec.n_frames + 2 * max_offset)
+    for sample in samples:
+        clip = ClipWindows(sample, spec)
+        if clip.n_starts <= min_shift:
+            continue
+        rng = random.Random(zlib.crc32(f"{seed}/{clip.key}".encode()))
+        inner = range(max_offset, clip.n_frames - spec.n_frames - max_offset + 1)
+        for _ in range(windows_per_clip):
+            start = rng.choice(inner) if len(inner) else rng.randrange(clip.n_starts)
+            label = len(pairs) % 2 == 0  # alternate, so the set is balanced
+            shifted = start if label else _shifted_start(start, clip.n_starts, min_shift, rng)
+            if shifted is None:
+                continue
+            ctx = clip.audio_context(start, max_offset)
+            pairs.append({
+                "key": clip.key, "video": clip.video(start), "audio": clip.audio(shifted), "label": float(label),
+                "audio_context": ctx if ctx is not None else np.zeros((clip.features.shape[0], ctx_steps), np.float32),
+                "has_context": ctx is not None,
+            })
+        if len(pairs) >= max_pairs:
+            break
+    return pairs[:max_pairs]
