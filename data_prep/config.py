@@ -25,7 +25,7 @@ class DownloadConfig:
 class NormaliseConfig:
     max_height: int = 720  # larger sources are scaled down before face tracking
     min_seconds: float = 1.0  # shorter sources are dropped as too_short
-    silence_dbfs: float = -50.0  # peak level below which audio counts as silence
+    silence_dbfs: float = -50.0  # RMS level of the whole track below which it counts as silence
 
 
 @dataclass
@@ -60,6 +60,7 @@ class PhonemesConfig:
     aligner: str = "auto"  # auto | builtin | mfa | none
     min_confidence: float = 0.5
     drop_failed: bool = True  # drop sources whose alignment failed (else keep them, marked)
+    diacritizer: str = "text2tashkeel"  # text2tashkeel | mishkal | none (transcript already diacritised)
     mfa_acoustic_model: Optional[str] = None
     mfa_dictionary: Optional[str] = None
 

@@ -23,6 +23,7 @@ REASONS: dict[str, str] = {
     "alignment_failed": "phoneme alignment of the transcript to the audio failed",
     "out_of_sync": "the audio-visual offset is outside the accepted range",
     "low_sync_confidence": "the audio-visual sync confidence is below the threshold",
+    "internal_error": "an unexpected error in the pipeline itself (the detail holds the traceback): a bug to report",
 }
 
 

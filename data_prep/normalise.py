@@ -94,7 +94,7 @@ def normalise(src: Path, out_dir: Path, start: float | None = None, end: float |
         raise ValueError(f"sample_rate {sample_rate} must be a multiple of fps {fps}")
     samples_per_frame = sample_rate // fps
     info = probe(src)
-    source_seconds = float(info.get("format", {}).get("duration") or "nan")
+    source_seconds = _video_seconds(info)
     begin = max(start or 0.0, 0.0)
     stop = min(end, source_seconds) if end is not None else source_seconds
     if np.isfinite(stop) and stop - begin < min_seconds:
@@ -109,8 +109,16 @@ def normalise(src: Path, out_dir: Path, start: float | None = None, end: float |
         n_frames = count_frames(partial)
         width, height = video_size(partial)
         duration = n_frames / fps
+        expected = stop - begin
+        if np.isfinite(expected) and expected - duration > max(1.0, 0.05 * expected):
+            # a download cut short but with its index up front decodes "fine", just shorter
+            raise Dropped(STAGE, "corrupt_file", f"{src}: decoded {duration:.2f} s of the {expected:.2f} s "
+                                                 f"its header announces (truncated?)")
         if duration < min_seconds:
             raise Dropped(STAGE, "too_short", f"{src}: {n_frames} frames = {duration:.2f} s, need {min_seconds} s")
+        if n_frames * samples_per_frame - len(audio) > sample_rate:
+            log.warning("%s: audio ends %.1f s before the video; padded with silence", src,
+                        (n_frames * samples_per_frame - len(audio)) / sample_rate)
         audio = fit_length(audio, n_frames * samples_per_frame)
         level = rms_dbfs(audio)
         if level < silence_dbfs:
@@ -158,6 +166,15 @@ def rms_dbfs(audio: np.ndarray) -> float:
         return float("-inf")
     rms = np.sqrt(np.mean(np.square(audio.astype(np.float64)))) / 32768.0
     return float(20 * np.log10(rms)) if rms > 0 else float("-inf")
+
+
+def _video_seconds(info: dict) -> float:
+    """Duration of the first video stream per ffprobe, else of the container; NaN if unknown."""
+    for stream in info.get("streams", []):
+        if stream.get("codec_type") == "video" and stream.get("duration") not in (None, "N/A"):
+            return float(stream["duration"])
+    duration = info.get("format", {}).get("duration")
+    return float(duration) if duration not in (None, "N/A") else float("nan")
 
 
 def _tail(text: str, n: int = 300) -> str:

@@ -65,7 +65,9 @@ def _aligner(cfg: dict):
 
     key = repr(sorted(cfg.items()))
     if key not in _ALIGNERS:
-        options = {k: v for k, v in cfg.items() if k not in ("aligner", "min_confidence", "drop_failed")}
+        options = {"diacritizer": cfg["diacritizer"]} if cfg["aligner"] in ("auto", "builtin") else {}
+        if cfg.get("mfa_acoustic_model") and cfg.get("mfa_dictionary"):
+            options.update(acoustic_model=cfg["mfa_acoustic_model"], dictionary=cfg["mfa_dictionary"])
         _ALIGNERS[key] = make_aligner(cfg["aligner"], min_confidence=cfg["min_confidence"], **options)
     return _ALIGNERS[key]
 

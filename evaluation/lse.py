@@ -49,6 +49,7 @@ class LSEResult:
     n_windows: int
     mdist: np.ndarray  # (31,) mean distance per shift, shift k = index - 15
     window_dists: np.ndarray = field(repr=False)  # (n, 31) per-window distances
+    first_frame: int = 0  # first scored frame of the source video (crop=track)
 
     def window_confidence(self) -> np.ndarray:
         """(n,) per-window confidence at the clip's offset: median(mdist) - d[i, argmin] (the reference's fconf)."""

@@ -58,6 +58,7 @@ def test_normalise_noise_at_44k(tmp_path):
 
 @pytest.mark.parametrize("kind, reason", [("no_audio", "no_audio_stream"), ("silent", "silence"),
                                           ("truncated", "corrupt_file"), ("not_media", "corrupt_file"),
+                                          ("truncated_faststart", "corrupt_file"),
                                           ("short", "too_short"), ("audio_only", "no_video_stream")])
 def test_normalise_drops_with_reason(kind, reason, source, tmp_path):
     if kind == "no_audio":
@@ -66,6 +67,11 @@ def test_normalise_drops_with_reason(kind, reason, source, tmp_path):
         src = face_video(tmp_path / "silent.mp4", seconds=1.5, audio="silent")
     elif kind == "truncated":
         src = truncated_copy(source, tmp_path / "cut.mp4", 0.5)
+    elif kind == "truncated_faststart":  # index at the front: ffmpeg decodes the first half without error
+        whole = tmp_path / "faststart.mp4"
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), "-c", "copy", "-movflags", "+faststart",
+                        str(whole)], check=True)
+        src = truncated_copy(whole, tmp_path / "cut.mp4", 0.5)
     elif kind == "not_media":
         src = tmp_path / "page.mp4"
         src.write_text("<html>This video is unavailable</html>")

@@ -197,15 +197,19 @@ def generate_dataset(out_dir: str | Path, seed: int = 0, n_speakers: int = 8, vi
     rig = locate_lips(face_photo())  # mediapipe runs once, here; workers only warp pixels
     speakers = make_speakers(seed, n_speakers)
     specs = plan_videos(seed, speakers, videos_per_speaker, sentences_per_video)
-    specs += plan_broken(seed, speakers, n_broken, sentences_per_video)
+    specs += plan_broken(seed, speakers, n_broken)
     jobs = [(spec, rig, str(out)) for spec in specs]
     log.info("rendering %d videos (%d broken) into %s with %d worker(s)", len(specs), n_broken, out, workers)
-    if workers == 1:
-        rows = [_render_job(job) for job in tqdm(jobs, desc="videos", unit="video", disable=None)]
-    else:
-        # spawn: the parent has run mediapipe (threads), which fork does not copy safely.
-        with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-            rows = list(tqdm(pool.imap(_render_job, jobs), total=len(jobs), desc="videos", unit="video", disable=None))
+    # Every video is rendered in a fresh process forked from a clean fork server:
+    # libespeak-ng keeps state between utterances (its pitch-flutter phase runs on
+    # across calls), so the same sentence sounds slightly different depending on what
+    # the process spoke before. A fresh process per video makes the bytes depend on
+    # the seed alone, whatever the number of workers. The fork server (not plain fork)
+    # also keeps mediapipe's threads, started above, out of the children.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["data_prep.synth.generate", "data_prep.synth.broken"])
+    with ctx.Pool(workers, initializer=_init_worker, maxtasksperchild=1) as pool:
+        rows = list(tqdm(pool.imap(_render_job, jobs), total=len(jobs), desc="videos", unit="video", disable=None))
     manifest = out / "manifest.jsonl"
     with manifest.open("w", encoding="utf-8") as fh:
         for row in rows:

@@ -38,11 +38,15 @@ class DownBlock(nn.Module):
 
 
 class ConvTower(nn.Module):
-    """Stem conv, a stack of :class:`DownBlock`, global average pool, linear projection to ``embed_dim``."""
+    """Strided stem, :class:`DownBlock` stack, global average pool, linear projection to ``embed_dim``.
+
+    The stem already halves H and W: at full resolution a conv costs 4x more, and
+    sync cues (mouth opening, energy envelope) survive the downsampling.
+    """
 
     def __init__(self, c_in: int, channels: list[int], embed_dim: int):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(c_in, channels[0], 3, 1, 1, bias=False), nn.BatchNorm2d(channels[0]), nn.ReLU(True))
+        self.stem = nn.Sequential(nn.Conv2d(c_in, channels[0], 3, 2, 1, bias=False), nn.BatchNorm2d(channels[0]), nn.ReLU(True))
         self.blocks = nn.Sequential(*[DownBlock(a, b) for a, b in zip([channels[0]] + channels[:-1], channels)])
         self.proj = nn.Linear(channels[-1], embed_dim)
 
