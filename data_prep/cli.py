@@ -17,6 +17,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from data_prep import CONF_DIR
 from data_prep.config import register
 from data_prep.manifest import ManifestError, parse_part
 
@@ -35,7 +36,7 @@ def resolved_config(cfg: DictConfig) -> dict:
     return data
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="data_prep")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="data_prep")
 def main(cfg: DictConfig) -> None:
     from data_prep.pipeline import run, summary_table
 

@@ -68,7 +68,15 @@ class Paths:
 _WORKER: dict = {}
 
 
+def _quiet_native_logs() -> None:
+    """mediapipe (glog/absl) and PySceneDetect log every video at INFO; keep the progress bar readable."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
+
+
 def _init_worker(cfg: dict, out_dir: str, threads: int) -> None:
+    _quiet_native_logs()
     import cv2
 
     cv2.setNumThreads(threads)

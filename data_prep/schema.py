@@ -21,13 +21,13 @@ key (extension)     content
                     (frame ``t`` covers samples ``640 t .. 640 (t + 1)``).
 ``landmarks.npy``   float16 ``(T, 478, 2)`` mediapipe face-mesh landmarks in the pixel
                     coordinates of the *aligned* frames (temporally smoothed).
-``phones.TextGrid`` Praat TextGrid (long text format) with tiers ``words`` and
+``phones.textgrid`` Praat TextGrid (long text format) with tiers ``words`` and
                     ``phones`` in seconds from the clip start; absent when no aligner
                     succeeded (``meta["alignment"]["status"]`` says why).
-``phone_ids.npy``   int16 ``(T,)`` index into ``PHONE_SET`` per video frame (-1 silence);
-                    only with ``phones.TextGrid``.
-``viseme_ids.npy``  int16 ``(T,)`` viseme class per video frame (-1 silence); only with
-                    ``phones.TextGrid``.
+``phone_ids.npy``   int16 ``(T,)`` index into ``data_prep.arabic.phoneset.PHONE_SET`` per frame (-1 silence);
+                    only with ``phones.textgrid``.
+``viseme_ids.npy``  int16 ``(T,)`` index into ``data_prep.arabic.visemes.VISEME_CLASSES`` (-1 silence); only with
+                    ``phones.textgrid``.
 ``meta.json``       UTF-8 JSON, fields in :class:`ClipMeta`.
 ==================  =====================================================================
 
@@ -55,7 +55,7 @@ FRAMES = "frames.mjpeg"
 FRAME_INDEX = "frames.idx.npy"
 AUDIO = "audio.wav"
 LANDMARKS = "landmarks.npy"
-TEXTGRID = "phones.TextGrid"
+TEXTGRID = "phones.textgrid"  # lower case: WebDataset readers lower-case extensions
 PHONE_IDS = "phone_ids.npy"
 VISEME_IDS = "viseme_ids.npy"
 META = "meta.json"

@@ -144,7 +144,10 @@ def validate_targets(cfg: DictConfig, passed_in: dict[str, set[str]] | None = No
     except Exception as err:
         raise ConfigError(f"config cannot be resolved: {err}") from err
     tree.pop("hydra", None)
-    problems: list[str] = []
+    known = set(TrainConfig.__dataclass_fields__)
+    problems = [f"{key}: not a top-level key of conf/train.yaml" + (f"; did you mean {close[0]!r}?" if close else "")
+                for key in tree if key not in known
+                for close in [difflib.get_close_matches(key, sorted(known), n=1)]]
     _walk("", tree, problems, passed_in or {})
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))

@@ -27,6 +27,8 @@ from lipsync_train.audio_features import STEPS_PER_FRAME, clip_features
 
 log = logging.getLogger(__name__)
 
+OTHER_CLIP = 10_000  # ``audio_shift`` of a negative whose audio comes from another clip
+
 
 @dataclass(frozen=True)
 class WindowSpec:
@@ -118,7 +120,11 @@ def _shifted_start(start: int, n_starts: int, min_shift: int, rng: random.Random
 
 def sample_train_pairs(samples: Iterable[dict[str, Any]], spec: WindowSpec, windows_per_clip: int, min_shift: int,
                        p_other_clip: float, rng: random.Random, max_unusable: int = 1000) -> Iterator[dict[str, Any]]:
-    """Shard samples -> pair dicts ``{key, video (T,3,h,w) uint8, audio (F,4T) float32, label 0/1}``."""
+    """Shard samples -> pair dicts ``{key, video (T,3,h,w) uint8, audio (F,4T) float32, label, audio_shift}``.
+
+    ``audio_shift`` is the audio start minus the video start in frames (0 for positives,
+    ``OTHER_CLIP`` when the audio is another clip's); kept for tests and data audits.
+    """
     recent: deque[ClipWindows] = deque(maxlen=8)  # other clips for cross-clip negatives
     unusable = 0
     for sample in samples:
@@ -133,7 +139,7 @@ def sample_train_pairs(samples: Iterable[dict[str, Any]], spec: WindowSpec, wind
         for _ in range(windows_per_clip):
             start = rng.randrange(clip.n_starts)
             label = rng.random() < 0.5
-            audio = clip.audio(start)
+            audio, shift = clip.audio(start), 0
             if not label:
                 other = rng.random() < p_other_clip and recent
                 shifted = None if other else _shifted_start(start, clip.n_starts, min_shift, rng)
@@ -142,10 +148,11 @@ def sample_train_pairs(samples: Iterable[dict[str, Any]], spec: WindowSpec, wind
                     if donor is None:  # first clip of the stream and no room to shift: make a positive
                         label = True
                     else:
-                        audio = donor.audio(rng.randrange(donor.n_starts))
+                        audio, shift = donor.audio(rng.randrange(donor.n_starts)), OTHER_CLIP
                 else:
-                    audio = clip.audio(shifted)
-            yield {"key": clip.key, "video": clip.video(start), "audio": audio, "label": float(label)}
+                    audio, shift = clip.audio(shifted), shifted - start
+            yield {"key": clip.key, "video": clip.video(start), "audio": audio, "label": float(label),
+                   "audio_shift": shift}
         clip._cache.clear()  # keep only the audio features of recent clips
         recent.append(clip)
 
