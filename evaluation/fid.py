@@ -72,10 +72,13 @@ def frame_features(model: torch.nn.Module, frame_batches: Iterable[np.ndarray],
 
 def video_frame_batches(paths: list[Path], read: Callable[[Path], np.ndarray], batch_size: int = 50,
                         every_nth: int = 1, desc: str = "FID") -> Iterable[np.ndarray]:
-    """Frames of every video (``read(path)`` -> (T, H, W, 3) BGR), every ``every_nth``, in batches."""
+    """Frames of every video (``read(path)`` -> (T, H, W, 3) BGR or None to skip), every ``every_nth``, in batches."""
     pending: list[np.ndarray] = []
     for path in tqdm(paths, desc=desc, unit="video", disable=None):
-        frames = read(path)[::every_nth]
+        frames = read(path)
+        if frames is None or len(frames) == 0:
+            continue
+        frames = frames[::every_nth]
         if pending and pending[0].shape != frames.shape[1:]:
             yield np.stack(pending)  # frame sizes differ between videos: flush
             pending = []

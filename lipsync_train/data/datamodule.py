@@ -55,20 +55,23 @@ class SyncPairStream(IterableDataset):
         self.urls, self.spec, self.batch_size = list(urls), spec, batch_size
         self.batches_per_rank, self.windows_per_clip = batches_per_rank, windows_per_clip
         self.min_shift, self.p_other_clip, self.shuffle_buffer, self.seed = min_shift, p_other_clip, shuffle_buffer, seed
-        self.epoch = 0  # set by EpochDataLoader in the main process before workers are forked
+        self.epoch = 0  # set by EpochDataLoader in the rank's main process, before workers start
+        self.rank_world: tuple[int, int] | None = None  # likewise: worker processes cannot ask torch.distributed
 
     def __len__(self) -> int:
         return self.batches_per_rank
 
     def _my_shards(self, rank: int, world: int, worker: int, workers: int) -> list[str]:
         mine = self.urls[rank::world][worker::workers]
-        if not mine:
+        if len(self.urls) < world * workers:  # checked on every rank, so all ranks fail alike (no hang)
             raise ValueError(f"{len(self.urls)} train shards cannot feed {world} rank(s) x {workers} worker(s) "
                              f"disjointly; write at least {world * workers} shards or lower data.num_workers")
         return mine
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         rank, world, worker, workers = wds.utils.pytorch_worker_info()
+        if self.rank_world is not None:
+            rank, world = self.rank_world
         shards = self._my_shards(rank, world, worker, workers)
         n_batches = self.batches_per_rank // workers + (worker < self.batches_per_rank % workers)
         rng = random.Random(f"{self.seed}/{rank}/{worker}/{self.epoch}")
@@ -91,14 +94,21 @@ class SyncPairStream(IterableDataset):
 
 
 class EpochDataLoader(DataLoader):
-    """DataLoader that tells its stream the current epoch before forking workers (new shuffle each epoch)."""
+    """DataLoader that tells its stream the epoch and the DDP rank before starting workers.
 
-    def __init__(self, *args: Any, epoch_fn: Callable[[], int] = lambda: 0, **kwargs: Any):
+    Both must be read in the rank's own process: a worker process sees neither the
+    trainer's epoch nor (under ``ddp_spawn``) an initialised process group, and would
+    silently read every shard as if it were rank 0 of 1.
+    """
+
+    def __init__(self, *args: Any, epoch_fn: Callable[[], int] = lambda: 0,
+                 rank_fn: Callable[[], tuple[int, int] | None] = lambda: None, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.epoch_fn = epoch_fn
+        self.epoch_fn, self.rank_fn = epoch_fn, rank_fn
 
     def __iter__(self):
         self.dataset.epoch = self.epoch_fn()
+        self.dataset.rank_world = self.rank_fn()
         return super().__iter__()
 
 
@@ -155,10 +165,14 @@ class SyncPairDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         return trainer.current_epoch if trainer is not None else 0
 
+    def _rank_world(self) -> tuple[int, int] | None:
+        trainer = getattr(self, "trainer", None)
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else None
+
     def train_dataloader(self) -> DataLoader:
         h = self.hparams
         return EpochDataLoader(self.train_set, batch_size=None, num_workers=h.num_workers, pin_memory=h.pin_memory,
-                               epoch_fn=self._epoch, persistent_workers=False)
+                               epoch_fn=self._epoch, rank_fn=self._rank_world, persistent_workers=False)
 
     def val_dataloader(self) -> DataLoader:
         h = self.hparams

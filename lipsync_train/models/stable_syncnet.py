@@ -38,21 +38,27 @@ class DownBlock(nn.Module):
 
 
 class ConvTower(nn.Module):
-    """Strided stem, :class:`DownBlock` stack, global average pool, linear projection to ``embed_dim``.
+    """Strided stem, :class:`DownBlock` stack, flatten, linear projection to ``embed_dim``.
 
     The stem already halves H and W: at full resolution a conv costs 4x more, and
-    sync cues (mouth opening, energy envelope) survive the downsampling.
+    sync cues (mouth opening, energy envelope) survive the downsampling. The final
+    map is flattened rather than average-pooled so the embedding keeps *where* in
+    the window (in time, for the audio tower) a feature fired.
     """
 
-    def __init__(self, c_in: int, channels: list[int], embed_dim: int):
+    def __init__(self, c_in: int, channels: list[int], embed_dim: int, input_hw: tuple[int, int],
+                 strides: list[tuple[int, int]] | None = None):
         super().__init__()
+        strides = strides or [(2, 2)] * len(channels)
         self.stem = nn.Sequential(nn.Conv2d(c_in, channels[0], 3, 2, 1, bias=False), nn.BatchNorm2d(channels[0]), nn.ReLU(True))
-        self.blocks = nn.Sequential(*[DownBlock(a, b) for a, b in zip([channels[0]] + channels[:-1], channels)])
-        self.proj = nn.Linear(channels[-1], embed_dim)
+        self.blocks = nn.Sequential(*[DownBlock(a, b, st) for a, b, st in zip([channels[0]] + channels[:-1], channels, strides)])
+        with torch.no_grad():  # size of the flattened map for this input size
+            n_flat = self.blocks(self.stem(torch.zeros(2, c_in, *input_hw))).flatten(1).shape[1]
+        self.proj = nn.Linear(n_flat, embed_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.stem(x))  # (B, C, h, w)
-        return self.proj(x.mean(dim=(2, 3)))  # (B, D)
+        return self.proj(x.flatten(1))  # (B, D)
 
 
 class StableSyncNet(nn.Module):
@@ -73,8 +79,10 @@ class StableSyncNet(nn.Module):
         self.init_kwargs = dict(n_frames=n_frames, image_size=image_size, n_mels=n_mels, embed_dim=embed_dim,
                                 video_channels=list(video_channels), audio_channels=list(audio_channels))
         self.n_frames, self.image_size, self.n_mels = n_frames, image_size, n_mels
-        self.video_tower = ConvTower(3 * n_frames, list(video_channels), embed_dim)
-        self.audio_tower = ConvTower(1, list(audio_channels), embed_dim)
+        self.video_tower = ConvTower(3 * n_frames, list(video_channels), embed_dim, (image_size // 2, image_size))
+        # audio: after two blocks stop halving time, so the envelope keeps 1/4 of its steps
+        audio_strides = [(2, 2) if i < 2 else (2, 1) for i in range(len(audio_channels))]
+        self.audio_tower = ConvTower(1, list(audio_channels), embed_dim, (n_mels, 4 * n_frames), audio_strides)
 
     def embed_video(self, video: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, H/2, W) float 0..255 lower-half faces -> (B, D)."""
