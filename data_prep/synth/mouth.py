@@ -129,4 +129,7 @@ def mouth_track(phonemes: list[tuple[float, str]], speech_spans: list[tuple[floa
     loud = loudness_envelope(audio, sample_rate, frame_t)
     # Loudness gates the opening; a square root keeps quiet vowels visibly open.
     openness = np.clip(pose[:, 0] * np.sqrt(loud), 0.0, 1.0)
-    return MouthTrack(openness, pose[:, 1], pose[:, 2], pose[:, 3], loud)
+    # Rounded to what the renderer resolves (1/1000 of the mouth width is far below a
+    # pixel), so the truth holds exactly the pose drawn and repeated poses are drawn once.
+    q = lambda x: np.round(x, 3)  # noqa: E731
+    return MouthTrack(q(openness), q(pose[:, 1]), q(pose[:, 2]), q(pose[:, 3]), q(loud))

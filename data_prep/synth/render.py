@@ -57,6 +57,7 @@ class MouthGeometry:
     bump: np.ndarray  # (h, w) weight of the mouth-width change, 1 at the mouth, 0 far away
     upper_at: np.ndarray  # (h, w) photo's upper inner lip v at each pixel's u (0 beyond the corners)
     lower_at: np.ndarray  # (h, w) photo's lower inner lip v
+    mid_at: np.ndarray  # (h, w) midline between the two: where the lips meet when closed
 
     @staticmethod
     def from_rig(rig: LipRig, frame_size: tuple[int, int]) -> "MouthGeometry":
@@ -91,7 +92,8 @@ class MouthGeometry:
         upper_at = np.interp(u, knots, upper0, left=0.0, right=0.0).astype(np.float32)
         lower_at = np.interp(u, knots, lower0, left=0.0, right=0.0).astype(np.float32)
         return MouthGeometry(origin, axes, a, knots, upper0, lower0, reach_up, reach_down,
-                             (int(x0), int(y0), int(x1), int(y1)), u, v, bump, upper_at, lower_at)
+                             (int(x0), int(y0), int(x1), int(y1)), u, v, bump, upper_at, lower_at,
+                             (upper_at + lower_at) / 2)
 
 
 def _sorted(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,11 +113,13 @@ def render_mouth(base: np.ndarray, geo: MouthGeometry, openness: float, width: f
     u, v = geo.grid_u, geo.grid_v
     scale = (1 + 0.12 * width) * (1 - 0.15 * rounding)
     src_u = u * (1 + (1 / scale - 1) * geo.bump)
-    upper0, lower0 = geo.upper_at, geo.lower_at
-    mid = (upper0 + lower0) / 2
+    upper0, lower0, mid = geo.upper_at, geo.lower_at, geo.mid_at
     a_t = a * scale
-    power = 2.0 + 2.0 * (1 - rounding)
-    lens = np.clip(1 - np.abs(u / np.float32(a_t)) ** np.float32(power), 0, 1) ** np.float32(0.6)
+    # Opening profile across the mouth: sqrt(1 - |u/a|^p) with p from 4 (flat, spread lips)
+    # down to 2 (an ellipse, rounded lips); |u/a|^p is blended from x and x^2 (x = (u/a)^2)
+    # because float powers of the whole patch cost more than the rest of the warp.
+    x = np.square(u * np.float32(1 / a_t))
+    lens = np.sqrt(np.clip(1 - (x + (x * x - x) * np.float32(1 - rounding)), 0, 1))
     gap = np.float32(openness * a * (1 + 0.3 * rounding)) * lens  # (h, w) target inner-lip gap, px
     upper, lower = mid - 0.3 * gap, mid + 0.7 * gap
 
@@ -160,9 +164,11 @@ def talking_frames(base: np.ndarray, geo: MouthGeometry, track, motion: np.ndarr
     """Yield (H, W, 3) uint8 RGB frames: the mouth posed by ``track`` (a MouthTrack), then the
     head moved by the (T, 2, 3) affines ``motion`` (the border is mirrored, not black)."""
     h, w = base.shape[:2]
+    last_pose, face = None, base
     for k in range(len(track.openness)):
-        face = render_mouth(base, geo, float(track.openness[k]), float(track.width[k]),
-                            float(track.rounding[k]), float(track.teeth[k]))
+        pose = (float(track.openness[k]), float(track.width[k]), float(track.rounding[k]), float(track.teeth[k]))
+        if pose != last_pose:  # a resting mouth (pauses) repeats its pose: draw it once
+            face, last_pose = render_mouth(base, geo, *pose), pose
         yield cv2.warpAffine(face, motion[k], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
 
 
@@ -176,14 +182,16 @@ def ffmpeg_rate(fps: float) -> str:
 
 def write_mp4(path: Path, frames: Iterable[np.ndarray], size: tuple[int, int], fps: float,
               audio: np.ndarray | None, sample_rate: int) -> Path:
-    """Encode RGB frames (each (H, W, 3) uint8) and mono float audio to H.264/AAC mp4.
+    """Encode RGB frames (each (H, W, 3) uint8, even W and H) and mono float audio to H.264/AAC mp4.
 
     ``audio=None`` writes a file with no audio stream at all.
     """
     path = Path(path)
     w, h = size
     with tempfile.TemporaryDirectory(prefix="synth_") as tmp:
-        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+        # Frames go in as yuv420p converted by OpenCV (BT.601, limited range, as ffmpeg
+        # assumes): much cheaper than letting ffmpeg's swscale convert rgb24.
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p",
                "-s", f"{w}x{h}", "-r", ffmpeg_rate(fps), "-i", "pipe:0"]
         if audio is not None:
             wav = Path(tmp) / "audio.wav"
@@ -196,7 +204,7 @@ def write_mp4(path: Path, frames: Iterable[np.ndarray], size: tuple[int, int], f
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             for frame in frames:
-                proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+                proc.stdin.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())  # (H*3/2, W)
         finally:
             proc.stdin.close()
             err = proc.stderr.read().decode(errors="replace")
