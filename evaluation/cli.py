@@ -1,8 +1,13 @@
-"""``lipsync-eval``: score a folder of generated videos (LSE-C / LSE-D, FID, per-viseme LSE-C).
+"""``lipsync-eval``: score a folder of generated videos (LSE-C / LSE-D, FID, per-viseme LSE-C, reconstruction).
 
     lipsync-eval videos=out/gen syncnet_weights=weights/syncnet_v2.model crop=none metrics=[lse] out_dir=out/eval
     lipsync-eval videos=out/gen syncnet_weights=W reference=data/ref inception_weights=weights/pt_inception-2015-12-05-6726825d.pth metrics=[lse,fid] out_dir=D
     lipsync-eval videos=out/gen syncnet_weights=W visemes=data/shard_files metrics=[lse,viseme_lse] out_dir=D
+    lipsync-eval videos=out/gen reference=data/ground_truth metrics=[recon] out_dir=D
+
+``recon`` (reconstruction runs: ``reference/<name>`` is the ground truth of
+``videos/<name>``) adds mouth ``ssim``, ``psnr`` and lip landmark distance ``lmd``
+(definitions in :mod:`evaluation.reconstruction`).
 
 Writes ``out_dir/results.json`` (means, every protocol setting, a ``videos`` row
 per scored video and a ``failed`` row per unscorable one), ``out_dir/videos.csv``
@@ -20,7 +25,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("lipsync-eval")
-METRICS = ("lse", "fid", "viseme_lse")
+METRICS = ("lse", "fid", "viseme_lse", "recon")
 
 
 def check_config(cfg: dict) -> None:
@@ -31,7 +36,7 @@ def check_config(cfg: dict) -> None:
     if cfg["crop"] not in ("none", "track"):
         raise ValueError(f"crop={cfg['crop']!r}: expected 'none' or 'track'")
     needs = {"lse": ["syncnet_weights"], "viseme_lse": ["syncnet_weights", "visemes"],
-             "fid": ["reference", "inception_weights"]}
+             "fid": ["reference", "inception_weights"], "recon": ["reference"]}
     for metric in cfg["metrics"]:
         for key in needs[metric]:
             if not cfg.get(key):
@@ -53,6 +58,11 @@ def protocol(cfg: dict) -> dict:
     if "fid" in cfg["metrics"]:
         out["fid"] = {"inception_weights": cfg["inception_weights"], "reference": cfg["reference"],
                       "every_nth_frame": cfg["fid"]["every_nth_frame"], "resize": "bilinear 299, no antialias"}
+    if "recon" in cfg["metrics"]:
+        from evaluation.reconstruction import LIP_INDICES, PSNR_CAP
+
+        out["recon"] = {**cfg["recon"], "reference": cfg["reference"], "psnr_cap": PSNR_CAP,
+                        "lip_indices": LIP_INDICES.tolist(), "definitions": "evaluation/reconstruction.py"}
     return out
 
 
@@ -93,15 +103,32 @@ def run_evaluation(cfg: dict) -> dict:
         inception = load_fid_inception(cfg["inception_weights"], cfg["device"])
         payload.update(fid_between(inception, videos, media.list_videos(cfg["reference"]), read,
                                    cfg["fid"]["batch_size"], cfg["fid"]["every_nth_frame"], cfg["device"]))
+    if "recon" in cfg["metrics"]:
+        from evaluation.reconstruction import ReconConfig, score_reconstruction
+
+        recon, recon_failed = score_reconstruction(videos, cfg["reference"], ReconConfig(**cfg["recon"]),
+                                                   cfg["progress"])
+        payload.update({k: recon[k] for k in ("ssim", "psnr", "lmd")})
+        payload["videos"] = _merge_rows(payload.get("videos", []), recon["videos"], videos)
+        failed = failed + recon_failed
     payload["failed"] = failed
     payload.setdefault("videos", [])
     report.write_json(out_dir / "results.json", payload)
-    rows = [{**row, "n_windows": results[row["video"]].n_windows,
-             "first_frame": results[row["video"]].first_frame} for row in payload["videos"]]
+    rows = [{**row, **({"n_windows": results[row["video"]].n_windows, "first_frame": results[row["video"]].first_frame}
+                       if row["video"] in results else {})} for row in payload["videos"]]
     report.write_csv(out_dir / "videos.csv", rows)
     if results:
         report.write_plot(out_dir / "report.png", results, per_viseme)
     return payload
+
+
+def _merge_rows(rows: list[dict], extra: list[dict], videos: list[Path]) -> list[dict]:
+    """Per-video rows of two metric families -> one row per video (input order), keys of both."""
+    merged = {row["video"]: dict(row) for row in rows}
+    for row in extra:
+        merged.setdefault(row["video"], {}).update(row)
+    order = {p.name: i for i, p in enumerate(videos)}
+    return sorted(merged.values(), key=lambda row: order[row["video"]])
 
 
 def _fid_reader(crop: str, track_cfg):
@@ -127,7 +154,7 @@ def main(cfg: DictConfig) -> None:
     except (FileNotFoundError, ValueError) as exc:
         log.error("%s", exc)
         sys.exit(f"lipsync-eval: {exc}")
-    means = {k: payload.get(k) for k in ("lse_c", "lse_d", "fid") if payload.get(k) is not None}
+    means = {k: payload.get(k) for k in ("lse_c", "lse_d", "fid", "ssim", "psnr", "lmd") if payload.get(k) is not None}
     print(f"lipsync-eval: {len(payload['videos'])} scored, {len(payload['failed'])} failed; " +
           ", ".join(f"{k}={v:.4f}" for k, v in means.items()))
     print(f"results: {Path(data['out_dir']) / 'results.json'}")

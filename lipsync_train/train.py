@@ -95,7 +95,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         results = trainer.validate(model, datamodule=datamodule, verbose=False)
         metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    last_ckpts = [cb.last_model_path for cb in trainer.checkpoint_callbacks if cb.last_model_path]
+    # under ddp_spawn the main process's callbacks never saw the paths: fall back to the files
+    last_ckpts = [cb.last_model_path or str(Path(cb.dirpath) / "last.ckpt") for cb in trainer.checkpoint_callbacks
+                  if cb.last_model_path or (cb.dirpath and (Path(cb.dirpath) / "last.ckpt").is_file())]
     summary = {"metrics": metrics, "optimized_metric": cfg.optimized_metric,
                "best_checkpoint": best or None, "last_checkpoint": last_ckpts[0] if last_ckpts else None,
                "global_step": trainer.global_step, "git_revision": revision, "output_dir": str(output_dir)}

@@ -31,7 +31,7 @@ DIACRITICS = set(chr(c) for c in range(0x064B, 0x0653)) | {"\u0670"}
 def dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth")
     generate_dataset(out, seed=3, n_speakers=2, videos_per_speaker=1, sentences_per_video=2,
-                     n_broken=len(BROKEN_KINDS), workers=1)
+                     n_broken=len(BROKEN_KINDS), workers=2)
     return out
 
 
@@ -145,8 +145,8 @@ def test_broken_inputs_are_broken_as_intended(dataset):
             return len(found) if found else 0
 
         for reason, expected in (("no_face", 0), ("several_faces", 2)):
-            frames = _frames(by_reason[reason])
-            assert [faces(f) for f in frames[:: max(len(frames) // 4, 1)]] == [expected] * len(frames[:: max(len(frames) // 4, 1)]), reason
+            sample = _frames(by_reason[reason])[::20]
+            assert [faces(f) for f in sample] == [expected] * len(sample), reason
         frame = _frames(by_reason["face_too_small"])[10]
         assert faces(frame) == 1
         points = np.array([(p.x, p.y) for p in mesh.process(frame).multi_face_landmarks[0].landmark])

@@ -72,6 +72,7 @@ def locate_lips(image: np.ndarray) -> LipRig:
     if not result.multi_face_landmarks:
         raise RuntimeError(f"mediapipe face mesh found no face in the {w}x{h} rig photo")
     pts = np.array([[p.x * w, p.y * h] for p in result.multi_face_landmarks[0].landmark])  # (468, 2)
+    log.info("lip rig located by face mesh: inner lip corners %s and %s px", pts[78].round(1), pts[308].round(1))
     return LipRig(pts[list(INNER_UPPER)], pts[list(INNER_LOWER)], pts[list(OUTER_CORNERS)],
                   pts[list(EYE_CORNERS)], pts[NOSE_TIP], pts[CHIN])
 

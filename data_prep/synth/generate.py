@@ -18,7 +18,10 @@ Layout::
     DIR/truth/<id>.json  diacritised text, voice, rate, pitch, fps, sample rate, phoneme and
                          word events (s from the video start), per-frame mouth pose as rendered
 
-Everything is derived from ``seed``: the same seed gives the same bytes.
+Everything is derived from ``seed``: the same seed gives the same bytes. Videos
+are rendered in worker processes started by a multiprocessing fork server, so a
+script that calls :func:`generate_dataset` needs the usual
+``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
@@ -79,7 +82,8 @@ def make_speakers(seed: int, n_speakers: int) -> list[Speaker]:
             for i in range(n_speakers)]
 
 
-def plan_videos(seed: int, speakers: list[Speaker], videos_per_speaker: int, sentences_per_video: int) -> list[VideoSpec]:
+def plan_videos(seed: int, speakers: list[Speaker], videos_per_speaker: int,
+                sentences_per_video: int) -> list[VideoSpec]:
     """Sentences, speaking rate, fps and sample rate for every regular video (deterministic)."""
     rng = np.random.default_rng([seed, 2])
     order = rng.permutation(len(SENTENCES))
@@ -201,15 +205,17 @@ def generate_dataset(out_dir: str | Path, seed: int = 0, n_speakers: int = 8, vi
     jobs = [(spec, rig, str(out)) for spec in specs]
     log.info("rendering %d videos (%d broken) into %s with %d worker(s)", len(specs), n_broken, out, workers)
     # Every video is rendered in a fresh process forked from a clean fork server:
-    # libespeak-ng keeps state between utterances (its pitch-flutter phase runs on
-    # across calls), so the same sentence sounds slightly different depending on what
-    # the process spoke before. A fresh process per video makes the bytes depend on
-    # the seed alone, whatever the number of workers. The fork server (not plain fork)
+    # libespeak-ng keeps internal state between utterances (measured: the same sentence
+    # comes out a few samples longer, with different samples, on every repeat in one
+    # process; srand does not reset it), so audio depends on what the process spoke
+    # before. A fresh process per video makes the bytes depend on the seed alone,
+    # whatever the number of workers. The fork server (not plain fork)
     # also keeps mediapipe's threads, started above, out of the children.
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["data_prep.synth.generate", "data_prep.synth.broken"])
     with ctx.Pool(workers, initializer=_init_worker, maxtasksperchild=1) as pool:
-        rows = list(tqdm(pool.imap(_render_job, jobs), total=len(jobs), desc="videos", unit="video", disable=None))
+        rows = list(tqdm(pool.imap(_render_job, jobs), total=len(jobs), desc="videos", unit="video",
+                         disable=None))
     manifest = out / "manifest.jsonl"
     with manifest.open("w", encoding="utf-8") as fh:
         for row in rows:

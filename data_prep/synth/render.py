@@ -84,9 +84,11 @@ class MouthGeometry:
         x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
-        local = (np.stack([gx - origin[0], gy - origin[1]], axis=-1) @ axes.T).astype(np.float32)  # (h, w, 2)
+        local = np.stack([gx - origin[0], gy - origin[1]], axis=-1) @ axes.T  # (h, w, 2) u, v
+        local = local.astype(np.float32)
         u, v = local[..., 0], local[..., 1]
-        bump = (1 - _smoothstep((np.abs(u) - 1.1 * a) / (0.5 * a))) * (1 - _smoothstep((np.abs(v) - 0.5 * a) / (0.9 * a)))
+        bump = ((1 - _smoothstep((np.abs(u) - 1.1 * a) / (0.5 * a)))
+                * (1 - _smoothstep((np.abs(v) - 0.5 * a) / (0.9 * a))))
         # The photo's lip contours are looked up at the target u, not the source u: the
         # width change moves them by at most a pixel or two and this keeps the warp cheap.
         upper_at = np.interp(u, knots, upper0, left=0.0, right=0.0).astype(np.float32)
@@ -184,6 +186,7 @@ def write_mp4(path: Path, frames: Iterable[np.ndarray], size: tuple[int, int], f
               audio: np.ndarray | None, sample_rate: int) -> Path:
     """Encode RGB frames (each (H, W, 3) uint8, even W and H) and mono float audio to H.264/AAC mp4.
 
+    The audio track is written as stereo (both channels equal), like most downloads;
     ``audio=None`` writes a file with no audio stream at all.
     """
     path = Path(path)
@@ -196,17 +199,23 @@ def write_mp4(path: Path, frames: Iterable[np.ndarray], size: tuple[int, int], f
         if audio is not None:
             wav = Path(tmp) / "audio.wav"
             sf.write(wav, np.asarray(audio, np.float32), sample_rate, subtype="PCM_16")
-            cmd += ["-i", str(wav), "-c:a", "aac", "-b:a", "128k", "-ar", str(sample_rate), "-ac", "1",
-                    "-flags:a", "+bitexact"]
-        cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "20", "-pix_fmt", "yuv420p",
+            # the "fast" AAC coder: the default (twoloop) costs more CPU than the H.264 video
+            cmd += ["-i", str(wav), "-c:a", "aac", "-aac_coder", "fast", "-b:a", "96k",
+                    "-ar", str(sample_rate), "-ac", "2", "-flags:a", "+bitexact"]
+        cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-pix_fmt", "yuv420p",
                 "-threads", "1", "-flags:v", "+bitexact", "-fflags", "+bitexact", "-map_metadata", "-1",
                 str(path)]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             for frame in frames:
                 proc.stdin.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())  # (H*3/2, W)
+        except BrokenPipeError:  # ffmpeg gave up early; its own message is raised below
+            pass
         finally:
-            proc.stdin.close()
+            try:
+                proc.stdin.close()  # also on an error in the frame generator, so ffmpeg ends
+            except BrokenPipeError:
+                pass
             err = proc.stderr.read().decode(errors="replace")
             proc.wait()
         if proc.returncode != 0:

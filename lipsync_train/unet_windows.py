@@ -1,0 +1,176 @@
+"""UNet training windows from the same shards and the same streaming machinery as the SyncNet pairs.
+
+The training core's :class:`~lipsync_train.data.datamodule.SyncPairDataModule`
+already solves sharding across ranks and workers, fixed batch counts per rank
+and epoch seeding; this module only swaps what one sample is. A UNet window is:
+
+- ``video`` (T, 3, S, S) uint8: the frames to reproduce (full aligned faces);
+- ``reference`` (T, 3, S, S) uint8: frames of the *same clip* from a window at
+  least T frames away when the clip allows (identity without the answer), as LatentSync does;
+- ``sync_audio`` (F, 4T) float32: the SyncNet expert's log-mel for the window;
+- ``whisper_mel`` (n_mels, 100 x chunk_seconds) float32: Whisper's log-mel of the
+  encoder chunk that holds the window, with ``audio_first_frame`` (the window's
+  first frame inside the chunk) and ``audio_valid_frames`` (real frames in the chunk).
+
+The Whisper encoder itself runs in the LightningModule (frozen, no grad): the
+loader stays light and the same encoder weights serve training and inference.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import zlib
+from functools import partial
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import torch
+import webdataset as wds
+from transformers import WhisperFeatureExtractor
+
+from data_prep import schema
+from lipsync_train.data.datamodule import PairList, SyncPairDataModule, SyncPairStream
+from lipsync_train.data.shard_index import read_split
+from lipsync_train.data.windows import ClipWindows, WindowSpec
+
+log = logging.getLogger(__name__)
+
+
+def collate_windows(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """List of window dicts -> batch dict: ``key`` list, every other field stacked into a tensor."""
+    batch: dict[str, Any] = {"key": [w["key"] for w in items]}
+    for name in items[0]:
+        if name != "key":
+            batch[name] = torch.as_tensor(np.stack([np.asarray(w[name]) for w in items]))
+    return batch
+
+
+class WhisperChunker:
+    """Cuts a clip's audio into the Whisper chunk that holds a window and computes its log-mel."""
+
+    def __init__(self, n_mels: int, chunk_seconds: int):
+        self.chunk_frames = chunk_seconds * schema.FPS
+        self.extractor = WhisperFeatureExtractor(feature_size=n_mels, sampling_rate=schema.SAMPLE_RATE,
+                                                 chunk_length=chunk_seconds)
+
+    def __call__(self, audio: np.ndarray, n_frames: int, start: int, length: int,
+                 rng: random.Random) -> dict[str, Any]:
+        if n_frames <= self.chunk_frames:
+            first = 0
+        else:  # a chunk that contains the whole window, placed at random around it
+            lo, hi = max(0, start + length - self.chunk_frames), min(start, n_frames - self.chunk_frames)
+            first = rng.randint(lo, hi)
+        valid = min(self.chunk_frames, n_frames - first)
+        piece = audio[first * schema.SAMPLES_PER_FRAME:(first + valid) * schema.SAMPLES_PER_FRAME]
+        x = np.pad(piece.astype(np.float32) / 32768.0, (0, self.chunk_frames * schema.SAMPLES_PER_FRAME - len(piece)))
+        mel = self.extractor(x, sampling_rate=schema.SAMPLE_RATE, return_tensors="np")["input_features"][0]
+        return {"whisper_mel": mel.astype(np.float32), "audio_first_frame": start - first, "audio_valid_frames": valid}
+
+
+def reference_start(start: int, n_starts: int, length: int, rng: random.Random) -> int:
+    """A window start at least ``length`` frames from ``start`` if the clip has one, else any other start."""
+    far = [s for s in range(n_starts) if abs(s - start) >= length]
+    near = [s for s in range(n_starts) if s != start]
+    return rng.choice(far or near or [start])
+
+
+def unet_window(clip: ClipWindows, audio: np.ndarray, start: int, chunker: WhisperChunker,
+                rng: random.Random) -> dict[str, Any]:
+    ref = reference_start(start, clip.n_starts, clip.spec.n_frames, rng)
+    return {"key": clip.key, "video": clip.video(start), "reference": clip.video(ref),
+            "sync_audio": clip.audio(start), **chunker(audio, clip.n_frames, start, clip.spec.n_frames, rng)}
+
+
+def sample_unet_windows(samples: Iterable[dict[str, Any]], spec: WindowSpec, windows_per_clip: int,
+                        chunker: WhisperChunker, rng: random.Random) -> Iterator[dict[str, Any]]:
+    """Shard samples -> ``windows_per_clip`` random UNet windows each (clips shorter than a window are skipped)."""
+    skipped = 0
+    for sample in samples:
+        clip = ClipWindows(sample, spec)
+        if clip.n_starts < 1:
+            skipped += 1
+            if skipped in (1, 100, 1000):
+                log.warning("%d clip(s) shorter than %d frames skipped (latest %s)", skipped, spec.n_frames, clip.key)
+            continue
+        audio, _ = schema.decode_wav(sample[schema.AUDIO])
+        for _ in range(windows_per_clip):
+            yield unet_window(clip, audio, rng.randrange(clip.n_starts), chunker, rng)
+        clip._cache.clear()
+
+
+class UNetWindowStream(SyncPairStream):
+    """The SyncNet pair stream's sharding and batch counting, yielding UNet windows instead of pairs."""
+
+    def __init__(self, urls: list[str], spec: WindowSpec, batch_size: int, batches_per_rank: int,
+                 windows_per_clip: int, shuffle_buffer: int, seed: int, chunker: WhisperChunker):
+        super().__init__(urls, spec, batch_size, batches_per_rank, windows_per_clip, 0, 0.0, shuffle_buffer, seed)
+        self.chunker = chunker
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        rank, world, worker, workers = wds.utils.pytorch_worker_info()
+        if self.rank_world is not None:
+            rank, world = self.rank_world
+        shards = self._my_shards(rank, world, worker, workers)
+        n_batches = self.batches_per_rank // workers + (worker < self.batches_per_rank % workers)
+        rng = random.Random(f"{self.seed}/{rank}/{worker}/{self.epoch}")
+
+        def shard_cycle() -> Iterator[dict[str, str]]:
+            while True:
+                order = shards[:]
+                rng.shuffle(order)
+                yield from ({"url": url} for url in order)
+
+        pipeline = wds.DataPipeline(
+            shard_cycle, wds.tarfile_to_samples(),
+            partial(sample_unet_windows, spec=self.spec, windows_per_clip=self.windows_per_clip,
+                    chunker=self.chunker, rng=rng),
+            wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer // 2, rng=random.Random(rng.random())),
+            wds.batched(self.batch_size, collation_fn=collate_windows, partial=False),
+        )
+        yield from itertools.islice(iter(pipeline), n_batches)
+
+
+class UNetWindowDataModule(SyncPairDataModule):
+    """Train/val UNet windows from a ``lipsync-prep`` shard directory (``shards``)."""
+
+    def __init__(self, shards: str, batch_size: int = 4, num_workers: int = 1, batches_per_epoch: int = 100,
+                 n_frames: int = 16, image_size: int = 64, n_audio_bins: int = 80, whisper_n_mels: int = 80,
+                 whisper_chunk_seconds: int = 30, windows_per_clip: int = 4, shuffle_buffer: int = 64,
+                 val_windows_per_clip: int = 1, val_max_windows: int = 32, val_split: str = "val", seed: int = 0,
+                 pin_memory: bool = False):
+        super().__init__(shards=shards, batch_size=batch_size, num_workers=num_workers,
+                         batches_per_epoch=batches_per_epoch, n_frames=n_frames, image_size=image_size, crop="full",
+                         n_audio_bins=n_audio_bins, windows_per_clip=windows_per_clip,
+                         shuffle_buffer=shuffle_buffer, val_split=val_split, seed=seed, pin_memory=pin_memory)
+        self.unet_hparams = dict(whisper_n_mels=whisper_n_mels, whisper_chunk_seconds=whisper_chunk_seconds,
+                                 val_windows_per_clip=val_windows_per_clip, val_max_windows=val_max_windows)
+        self.chunker = WhisperChunker(whisper_n_mels, whisper_chunk_seconds)
+
+    def setup(self, stage: str | None = None) -> None:
+        h, u = self.hparams, self.unet_hparams
+        if self.train_set is None and stage in (None, "fit"):
+            train = read_split(h.shards, "train")
+            self.train_set = UNetWindowStream(train.paths, self.spec, h.batch_size, h.batches_per_epoch,
+                                              h.windows_per_clip, h.shuffle_buffer, h.seed, self.chunker)
+            log.info("train: %d shards, %d clips, %d batches of %d windows per rank and epoch",
+                     len(train.paths), train.samples, h.batches_per_epoch, h.batch_size)
+        if self.val_set is None and stage in (None, "fit", "validate"):
+            val = read_split(h.shards, h.val_split)
+            windows = []
+            for sample in wds.DataPipeline(wds.SimpleShardList(val.paths), wds.tarfile_to_samples()):
+                rng = random.Random(zlib.crc32(f"{h.seed}/{sample['__key__']}".encode()))
+                windows += list(sample_unet_windows([sample], self.spec, u["val_windows_per_clip"], self.chunker, rng))
+                if len(windows) >= u["val_max_windows"]:
+                    break
+            if not windows:
+                raise ValueError(f"data.shards={h.shards!r}: split {h.val_split!r} gave no validation windows "
+                                 f"(clips shorter than {h.n_frames} frames?)")
+            self.val_set = PairList(windows[:u["val_max_windows"]])
+            log.info("%s: %d fixed windows from %d shards", h.val_split, len(self.val_set), len(val.paths))
+
+    def val_dataloader(self) -> torch.utils.data.DataLoader:
+        h = self.hparams
+        return torch.utils.data.DataLoader(self.val_set, batch_size=h.batch_size, shuffle=False, num_workers=0,
+                                           collate_fn=collate_windows, pin_memory=h.pin_memory)
