@@ -10,6 +10,7 @@ from tests.fake_shards import write_fake_shards
 from tests.test_train_fit import TINY_NET, run
 
 
+@pytest.mark.slow  # two spawned processes: ~60-100 s on 2 shared cores
 @pytest.mark.timeout(300)
 def test_two_process_ddp_fit_on_cpu(tmp_path: Path):
     shards = write_fake_shards(tmp_path / "shards", shards={"train": 4, "val": 1}, clips_per_shard=2, n_frames=40)
