@@ -28,7 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from data_prep import schema
 from lipsync_train.audio_features import clip_features, STEPS_PER_FRAME

@@ -58,7 +58,9 @@ class AlignConfig:
 @dataclass
 class PhonemesConfig:
     aligner: str = "auto"  # auto | builtin | mfa | none
-    min_confidence: float = 0.5
+    # builtin-dtw confidence is voice dependent: correct transcripts scored 0.22-1.0 on the generated
+    # speakers (lowest: a low-pitched female voice), so the gate is loose; tighten it on real data
+    min_confidence: float = 0.15
     drop_failed: bool = True  # drop sources whose alignment failed (else keep them, marked)
     diacritizer: str = "text2tashkeel"  # text2tashkeel | mishkal | none (transcript already diacritised)
     mfa_acoustic_model: Optional[str] = None

@@ -4,7 +4,7 @@ Every training and inference frame is aligned to ``data_prep.face_align.FACE_TEM
 so the mouth sits at the same pixels in every frame and one fixed mask serves
 them all (as in LatentSync, where the mask is a fixed lower-face image). The
 default region is derived from the template: from just below the nose tip
-(template point 2, y = 0.612, minus a margin so the upper lip is inside) down to
+(template point 2, y = 0.612, minus a small margin; the nose tip at 0.593 stays outside) down to
 the bottom of the crop (the jaw moves with speech), and sideways well past the
 mouth corners (points 61 / 291) so cheeks that move with the jaw are included.
 
@@ -32,7 +32,7 @@ _MOUTH_LEFT_X, _MOUTH_RIGHT_X = FACE_TEMPLATE[61][0], FACE_TEMPLATE[291][0]
 class MouthRegion:
     """A box in the unit square of the aligned crop (fractions of the side)."""
 
-    top: float = round(_NOSE_Y - 0.08, 3)  # 0.532: keep the nose, take the upper lip
+    top: float = round(_NOSE_Y - 0.01, 3)  # 0.602: just under the nose tip, so the whole upper lip moves
     bottom: float = 1.0
     left: float = round(_MOUTH_LEFT_X - 0.17, 3)  # 0.183
     right: float = round(_MOUTH_RIGHT_X + 0.17, 3)  # 0.817

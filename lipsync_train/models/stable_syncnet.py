@@ -1,9 +1,9 @@
 """SyncNet expert in the style of LatentSync's StableSyncNet.
 
 An audio tower reads a log-mel window ``(B, 1, n_mels, 4T)`` and a visual tower
-reads the lower half of ``T`` aligned faces stacked on the channel axis
-``(B, 3T, H/2, W)``; both end in a ``D``-dim embedding and the pair is scored by
-cosine similarity (trained with BCE by :mod:`lipsync_train.syncnet_module`).
+reads the lower half of ``T`` aligned faces ``(B, T, 3, H/2, W)``; both end in a
+``D``-dim embedding and the pair is scored by cosine similarity (trained with BCE
+by :mod:`lipsync_train.syncnet_module`).
 Towers are small residual conv stacks whose widths come from config, so the
 default experiment trains on a 2-core CPU while a GPU run can widen them.
 """
@@ -38,31 +38,49 @@ class DownBlock(nn.Module):
 
 
 class ConvTower(nn.Module):
-    """Strided stem, :class:`DownBlock` stack, flatten, linear projection to ``embed_dim``.
+    """Strided stem + one :class:`DownBlock` per channel entry: (N, c_in, H, W) -> (N, C, h, w).
 
-    The stem already halves H and W: at full resolution a conv costs 4x more, and
-    sync cues (mouth opening, energy envelope) survive the downsampling. The final
-    map is flattened rather than average-pooled so the embedding keeps *where* in
-    the window (in time, for the audio tower) a feature fired.
+    ``strides`` has one entry for the stem and one per block.
     """
 
-    def __init__(self, c_in: int, channels: list[int], embed_dim: int, input_hw: tuple[int, int],
-                 strides: list[tuple[int, int]] | None = None):
+    def __init__(self, c_in: int, channels: list[int], strides: list[tuple[int, int]]):
         super().__init__()
-        strides = strides or [(2, 2)] * len(channels)
-        self.stem = nn.Sequential(nn.Conv2d(c_in, channels[0], 3, 2, 1, bias=False), nn.BatchNorm2d(channels[0]), nn.ReLU(True))
-        self.blocks = nn.Sequential(*[DownBlock(a, b, st) for a, b, st in zip([channels[0]] + channels[:-1], channels, strides)])
-        with torch.no_grad():  # size of the flattened map for this input size
-            n_flat = self.blocks(self.stem(torch.zeros(2, c_in, *input_hw))).flatten(1).shape[1]
-        self.proj = nn.Linear(n_flat, embed_dim)
+        self.stem = nn.Sequential(nn.Conv2d(c_in, channels[0], 3, strides[0], 1, bias=False),
+                                  nn.BatchNorm2d(channels[0]), nn.ReLU(True))
+        self.blocks = nn.Sequential(*[DownBlock(a, b, st) for a, b, st in
+                                      zip([channels[0]] + channels[:-1], channels, strides[1:])])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.blocks(self.stem(x))  # (B, C, h, w)
-        return self.proj(x.flatten(1))  # (B, D)
+        return self.blocks(self.stem(x))
+
+
+class TemporalHead(nn.Module):
+    """(B, C, T) per-frame features -> two temporal convs -> flatten -> (B, embed_dim).
+
+    Flattening (not pooling) over T keeps the order of events in the window, which is
+    exactly what distinguishes an in-sync pair from a shifted one.
+    """
+
+    def __init__(self, c_in: int, hidden: int, n_frames: int, embed_dim: int):
+        super().__init__()
+        self.convs = nn.Sequential(
+            nn.Conv1d(c_in, hidden, 3, 1, 1, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(True),
+            nn.Conv1d(hidden, hidden, 3, 1, 1, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(True))
+        self.proj = nn.Linear(hidden * n_frames, embed_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.convs(x).flatten(1))
 
 
 class StableSyncNet(nn.Module):
-    """Mel + lower-half-face SyncNet with cosine-similarity scoring."""
+    """Mel + lower-half-face SyncNet with cosine-similarity scoring.
+
+    Unlike LatentSync, which stacks the 16 frames on the channel axis of one 2D CNN,
+    each face is encoded by a shared 2D CNN and the audio CNN strides time down to one
+    step per video frame; both sequences then meet temporal convolutions. On our CPU
+    budget this learns sync several times faster (the first conv no longer has to
+    squeeze 48 channels of 16 frames into a few feature maps).
+    """
 
     distance_kind = "cosine"
 
@@ -71,18 +89,21 @@ class StableSyncNet(nn.Module):
         n_frames: int = 16,
         image_size: int = 64,
         n_mels: int = 80,
-        embed_dim: int = 256,
-        video_channels: list[int] | tuple[int, ...] = (32, 64, 128, 256),
-        audio_channels: list[int] | tuple[int, ...] = (32, 64, 128, 256),
+        embed_dim: int = 128,
+        video_channels: list[int] | tuple[int, ...] = (8, 16, 32, 64),
+        audio_channels: list[int] | tuple[int, ...] = (16, 32, 64, 64),
+        temporal_channels: int = 128,
     ):
         super().__init__()
         self.init_kwargs = dict(n_frames=n_frames, image_size=image_size, n_mels=n_mels, embed_dim=embed_dim,
-                                video_channels=list(video_channels), audio_channels=list(audio_channels))
+                                video_channels=list(video_channels), audio_channels=list(audio_channels),
+                                temporal_channels=temporal_channels)
         self.n_frames, self.image_size, self.n_mels = n_frames, image_size, n_mels
-        self.video_tower = ConvTower(3 * n_frames, list(video_channels), embed_dim, (image_size // 2, image_size))
-        # audio: after two blocks stop halving time, so the envelope keeps 1/4 of its steps
-        audio_strides = [(2, 2) if i < 2 else (2, 1) for i in range(len(audio_channels))]
-        self.audio_tower = ConvTower(1, list(audio_channels), embed_dim, (n_mels, 4 * n_frames), audio_strides)
+        self.video_tower = ConvTower(3, list(video_channels), [(2, 2)] * (len(video_channels) + 1))
+        # audio: 4 steps per frame -> the stem and first block halve time, later blocks only frequency
+        self.audio_tower = ConvTower(1, list(audio_channels), [(2, 2), (2, 2)] + [(2, 1)] * (len(audio_channels) - 1))
+        self.video_head = TemporalHead(video_channels[-1], temporal_channels, n_frames, embed_dim)
+        self.audio_head = TemporalHead(audio_channels[-1], temporal_channels, n_frames, embed_dim)
 
     def embed_video(self, video: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, H/2, W) float 0..255 lower-half faces -> (B, D)."""
@@ -90,14 +111,16 @@ class StableSyncNet(nn.Module):
         if t != self.n_frames or h != self.image_size // 2 or w != self.image_size:
             raise ValueError(f"StableSyncNet expects video (B, {self.n_frames}, 3, {self.image_size // 2}, "
                              f"{self.image_size}), got {tuple(video.shape)}")
-        x = video.reshape(b, t * c, h, w) / 127.5 - 1.0  # (B, 3T, H/2, W) in [-1, 1]
-        return self.video_tower(x)
+        x = video.reshape(b * t, c, h, w) / 127.5 - 1.0  # (B*T, 3, H/2, W) in [-1, 1]
+        x = self.video_tower(x).mean(dim=(2, 3))  # (B*T, C)
+        return self.video_head(x.unflatten(0, (b, t)).transpose(1, 2))  # (B, C, T) -> (B, D)
 
     def embed_audio(self, audio: torch.Tensor) -> torch.Tensor:
         """(B, n_mels, 4T) log-mel -> (B, D)."""
         if audio.shape[1] != self.n_mels or audio.shape[2] != 4 * self.n_frames:
             raise ValueError(f"StableSyncNet expects audio (B, {self.n_mels}, {4 * self.n_frames}), got {tuple(audio.shape)}")
-        return self.audio_tower(audio.unsqueeze(1))  # (B, 1, n_mels, 4T) -> (B, D)
+        x = self.audio_tower(audio.unsqueeze(1)).mean(dim=2)  # (B, C, T): frequency pooled, time kept
+        return self.audio_head(x)
 
     def forward(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         """-> (B,) cosine distance between the audio and video embeddings."""
