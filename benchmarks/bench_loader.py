@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"shard stream : {ours:8.1f} samples/s per worker ({got} samples, {args.windows_per_clip} windows/clip)")
     print(f"naive seeking: {theirs:8.1f} samples/s per worker ({got_naive} samples)")
     print(f"ratio        : {ours / theirs:8.1f}x")
+    if args.fake:
+        shutil.rmtree(args.shards)
 
 
 if __name__ == "__main__":

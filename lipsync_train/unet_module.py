@@ -202,7 +202,7 @@ class LipSyncDiffusionModule(pl.LightningModule):
         """Everything inference needs to rebuild the modules without pretrained paths (plain types)."""
         enc = self.audio_encoder
         return {"unet": _plain(self.net.unet.config), "temporal": len(self.net.temporal) > 0,
-                "temporal_heads": self.net.temporal[0].transformer_blocks[0].attn1.heads if len(self.net.temporal) else 8,
+                "temporal_heads": self.net.temporal_heads,
                 "vae": _plain(self.vae.vae.config), "vae_scaling_factor": self.vae.scaling_factor,
                 "whisper": _plain(enc.encoder.config), "audio_window": enc.window,
                 "noise_schedule": {k: self.schedule.config[k] for k in (

@@ -58,7 +58,7 @@ class LipSyncUNet(nn.Module):
             raise ValueError(f"model.net.unet.in_channels={cfg.get('in_channels')}: expected 3 x out_channels + 1 "
                              f"= {3 * out_c + 1} (noisy + mask + masked + reference latents)")
         self.unet = UNet2DConditionModel(**cfg)
-        self.latent_channels = out_c
+        self.latent_channels, self.temporal_heads = out_c, temporal_heads
         if pretrained:
             load_pretrained_unet(self.unet, pretrained)
         self.temporal = nn.ModuleList()
