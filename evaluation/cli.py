@@ -24,6 +24,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from data_prep import CONF_DIR
+
 log = logging.getLogger("lipsync-eval")
 METRICS = ("lse", "fid", "viseme_lse", "recon")
 
@@ -146,7 +148,7 @@ def _fid_reader(crop: str, track_cfg):
     return read
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     try:
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)

@@ -31,6 +31,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from data_prep import CONF_DIR
 from lipsync_train.config_schema import register_configs, validate_targets
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,6 @@ def _finish_wandb() -> None:
 
 # "../conf" as an absolute path: run as a console script, Hydra would read a relative
 # config_path as a Python package ("pkg://conf"), which the repository's conf/ is not.
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")

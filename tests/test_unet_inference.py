@@ -111,3 +111,21 @@ def test_lipsync_video_writes_mp4_and_passes_faceless_frames(pipeline, tmp_path)
     streams = {s["codec_type"]: s for s in json.loads(probe.stdout)["streams"]}
     assert (streams["video"]["width"], streams["video"]["height"]) == (size_w, size_h)
     assert int(streams["video"]["nb_frames"]) == 12 and streams["audio"]["sample_rate"] == "16000"
+
+
+def test_infer_inputs_are_checked_and_text_is_spoken():
+    from omegaconf import OmegaConf
+
+    from lipsync_train.infer import run_inference
+    from lipsync_train.inference.media import speak_arabic
+
+    base = dict(video=None, image=None, audio=None, text=None, ckpt="x.ckpt", out="o.mp4")
+    with pytest.raises(ValueError, match="video=FILE or image=FILE"):
+        run_inference(OmegaConf.create({**base, "video": "a.mp4", "image": "b.png", "audio": "a.wav"}))
+    with pytest.raises(ValueError, match="audio=FILE or text"):
+        run_inference(OmegaConf.create({**base, "image": "b.png"}))
+    try:
+        audio = speak_arabic("مرحبا", diacritise=False)
+    except Exception as err:  # espeak-ng missing on this machine
+        pytest.skip(f"espeak-ng unavailable: {err}")
+    assert audio.dtype == np.int16 and 0.2 < len(audio) / 16000 < 3 and np.abs(audio).max() > 1000

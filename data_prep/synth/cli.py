@@ -15,20 +15,23 @@ the command fails with "Primary config module 'conf' not found".
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
+from data_prep import CONF_DIR
+
 log = logging.getLogger(__name__)
 
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"  # the repository's conf/ (editable install)
 
 
-@hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="make_data")
+@hydra.main(version_base=None, config_path=CONF_DIR, config_name="make_data")
 def main(cfg: DictConfig) -> None:
+    os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe logs each worker's model load
     from data_prep.synth.generate import generate_dataset
 
     out_dir = Path(to_absolute_path(str(cfg.out_dir)))
