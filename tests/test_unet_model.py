@@ -164,3 +164,13 @@ def test_vae_is_frozen_and_round_trips_shapes():
     assert not vae.vae.training
     with pytest.raises(FileNotFoundError, match="pretrained"):
         FrozenVAE(pretrained="/nonexistent/vae")
+
+
+def test_gradient_checkpointing_with_temporal_layers_backpropagates():
+    net = LipSyncUNet(TINY_UNET, temporal=True, temporal_heads=2, gradient_checkpointing=True).train()
+    assert net.unet.is_gradient_checkpointing
+    lat = torch.randn(4, 4, 8, 8, requires_grad=True)
+    out = net(lat, torch.ones(4, 1, 8, 8), lat, lat, torch.tensor([3] * 4), torch.randn(4, 10, 32), num_frames=2)
+    out.square().mean().backward()
+    assert lat.grad.abs().sum() > 0 and net.temporal[0].proj_out.weight.grad is not None
+    assert net.unet.conv_in.weight.grad is not None
