@@ -12,17 +12,16 @@ print the output path and how many frames had no face (passed through unchanged)
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
+from data_prep import CONF_DIR
 from lipsync_train.inference.media import load_audio, read_frames, speak_arabic
 from lipsync_train.inference.pipeline import LipSyncPipeline
 from lipsync_train.inference.video import LipSyncResult, lipsync_video
 
 log = logging.getLogger(__name__)
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 def run_inference(cfg: DictConfig) -> LipSyncResult:
