@@ -55,7 +55,9 @@ run_main() {
   log "generating the embedded Arabic talking-face data under $out/data"
   "$VENV/bin/lipsync-make-data" out_dir="$out/data"
   log "regenerating shards under $out/prep"
-  "$VENV/bin/lipsync-prep" manifest="$out/data/manifest.jsonl" out_dir="$out/prep" workers="${WORKERS:-2}"
+  # small shards (16 clips) so that loaders can split them across workers and DDP ranks
+  "$VENV/bin/lipsync-prep" manifest="$out/data/manifest.jsonl" out_dir="$out/prep" workers="${WORKERS:-2}" \
+    shards.max_samples=16
 }
 
 run_tests() {

@@ -18,7 +18,6 @@ loader stays light and the same encoder weights serve training and inference.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 import zlib
@@ -108,28 +107,13 @@ class UNetWindowStream(SyncPairStream):
         super().__init__(urls, spec, batch_size, batches_per_rank, windows_per_clip, 0, 0.0, shuffle_buffer, seed)
         self.chunker = chunker
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        rank, world, worker, workers = wds.utils.pytorch_worker_info()
-        if self.rank_world is not None:
-            rank, world = self.rank_world
-        shards = self._my_shards(rank, world, worker, workers)
-        n_batches = self.batches_per_rank // workers + (worker < self.batches_per_rank % workers)
-        rng = random.Random(f"{self.seed}/{rank}/{worker}/{self.epoch}")
+    def sample_stage(self, rng: random.Random):
+        return partial(sample_unet_windows, spec=self.spec, windows_per_clip=self.windows_per_clip,
+                       chunker=self.chunker, rng=rng)
 
-        def shard_cycle() -> Iterator[dict[str, str]]:
-            while True:
-                order = shards[:]
-                rng.shuffle(order)
-                yield from ({"url": url} for url in order)
-
-        pipeline = wds.DataPipeline(
-            shard_cycle, wds.tarfile_to_samples(),
-            partial(sample_unet_windows, spec=self.spec, windows_per_clip=self.windows_per_clip,
-                    chunker=self.chunker, rng=rng),
-            wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer // 2, rng=random.Random(rng.random())),
-            wds.batched(self.batch_size, collation_fn=collate_windows, partial=False),
-        )
-        yield from itertools.islice(iter(pipeline), n_batches)
+    @staticmethod
+    def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+        return collate_windows(items)
 
 
 class UNetWindowDataModule(SyncPairDataModule):

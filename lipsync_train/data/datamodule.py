@@ -85,12 +85,20 @@ class SyncPairStream(IterableDataset):
         pipeline = wds.DataPipeline(
             shard_cycle,
             wds.tarfile_to_samples(),
-            partial(sample_train_pairs, spec=self.spec, windows_per_clip=self.windows_per_clip,
-                    min_shift=self.min_shift, p_other_clip=self.p_other_clip, rng=rng),
+            self.sample_stage(rng),
             wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer // 2, rng=random.Random(rng.random())),
-            wds.batched(self.batch_size, collation_fn=collate_pairs, partial=False),
+            wds.batched(self.batch_size, collation_fn=self.collate, partial=False),
         )
         yield from itertools.islice(iter(pipeline), n_batches)
+
+    def sample_stage(self, rng: random.Random):
+        """The pipeline stage turning decoded clips into training items (subclasses yield other items)."""
+        return partial(sample_train_pairs, spec=self.spec, windows_per_clip=self.windows_per_clip,
+                       min_shift=self.min_shift, p_other_clip=self.p_other_clip, rng=rng)
+
+    @staticmethod
+    def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+        return collate_pairs(items)
 
 
 class EpochDataLoader(DataLoader):
