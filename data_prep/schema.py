@@ -130,10 +130,20 @@ def encode_frames(frames: np.ndarray, quality: int = 92) -> tuple[bytes, bytes]:
     return b"".join(parts), encode_npy(np.asarray(offsets, np.int64))
 
 
-def decode_frames(mjpeg: bytes, index: bytes | np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
-    """Decode frames ``start:stop`` only -> (n, H, W, 3) uint8 RGB."""
+def decode_frames(mjpeg: bytes, index: bytes | np.ndarray, start: int = 0, stop: int | None = None,
+                  reduce: int = 1) -> np.ndarray:
+    """Decode frames ``start:stop`` only -> (n, H / reduce, W / reduce, 3) uint8 RGB.
+
+    ``reduce`` (1, 2, 4 or 8) lets libjpeg decode at that fraction of the size (DCT
+    scaling): a 64 px training face from a 256 px clip costs a 1/4-scale decode,
+    several times faster than a full decode followed by a resize.
+    """
     import cv2
 
+    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+             8: cv2.IMREAD_REDUCED_COLOR_8}
+    if reduce not in flags:
+        raise ValueError(f"reduce must be one of {sorted(flags)}, got {reduce}")
     offsets = decode_npy(index) if isinstance(index, (bytes, bytearray)) else index
     n = len(offsets) - 1
     stop = n if stop is None else stop
@@ -142,7 +152,7 @@ def decode_frames(mjpeg: bytes, index: bytes | np.ndarray, start: int = 0, stop:
     view = np.frombuffer(mjpeg, np.uint8)
     out = []
     for t in range(start, stop):
-        bgr = cv2.imdecode(view[offsets[t]:offsets[t + 1]], cv2.IMREAD_COLOR)
+        bgr = cv2.imdecode(view[offsets[t]:offsets[t + 1]], flags[reduce])
         if bgr is None:
             raise ValueError(f"corrupt JPEG for frame {t}")
         out.append(bgr[:, :, ::-1])

@@ -29,6 +29,11 @@ def test_window_decode_matches_full_decode():
     np.testing.assert_array_equal(schema.decode_frames(mjpeg, index, 7, 23), full[7:23])
     with pytest.raises(IndexError):
         schema.decode_frames(mjpeg, index, 20, 26)
+    half = schema.decode_frames(mjpeg, index, 7, 23, reduce=2)  # libjpeg DCT-scaled decode
+    assert half.shape == (16, 16, 16, 3)
+    assert np.abs(half.astype(int) - full[7:23, ::2, ::2]).mean() < 20
+    with pytest.raises(ValueError, match="reduce"):
+        schema.decode_frames(mjpeg, index, reduce=3)
 
 
 def test_inconsistent_clip_is_rejected():

@@ -48,27 +48,6 @@ class WindowSpec:
             raise ValueError(f"data.channel_order={self.channel_order!r}: expected 'rgb' or 'bgr'")
 
 
-_REDUCED_READ = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
-
-
-def decode_frames_reduced(mjpeg: bytes, offsets: np.ndarray, start: int, stop: int, reduce: int) -> np.ndarray:
-    """Like ``schema.decode_frames`` but lets libjpeg decode at 1/``reduce`` size (DCT scaling).
-
-    A 64 px training face from a 256 px clip then costs a 1/4-scale decode, several
-    times faster than a full decode followed by a resize. ``reduce=1`` is the schema helper.
-    """
-    if reduce == 1:
-        return schema.decode_frames(mjpeg, offsets, start, stop)
-    view = np.frombuffer(mjpeg, np.uint8)
-    out = []
-    for t in range(start, stop):
-        bgr = cv2.imdecode(view[offsets[t]:offsets[t + 1]], _REDUCED_READ[reduce])
-        if bgr is None:
-            raise ValueError(f"corrupt JPEG for frame {t}")
-        out.append(bgr[:, :, ::-1])
-    return np.stack(out)
-
-
 def prepare_frames(frames: np.ndarray, spec: WindowSpec) -> np.ndarray:
     """(n, S, S, 3) uint8 RGB -> (n, 3, h, w) uint8 resized, cropped, channel-ordered as the model wants."""
     out = []
@@ -116,7 +95,7 @@ class ClipWindows:
             run_start = todo[0]
             for i, t in enumerate(todo):
                 if i + 1 == len(todo) or todo[i + 1] != t + 1:
-                    frames = decode_frames_reduced(self._mjpeg, self._offsets, run_start, t + 1, self._reduce)
+                    frames = schema.decode_frames(self._mjpeg, self._offsets, run_start, t + 1, reduce=self._reduce)
                     for j, frame in enumerate(prepare_frames(frames, self.spec)):
                         self._cache[run_start + j] = frame
                     if i + 1 < len(todo):
