@@ -7,10 +7,10 @@ and sliced per window, which is why a clip can feed many windows cheaply.
 
 - :func:`log_mel`: 80-bin log-mel spectrogram, mean/variance normalised per
   clip (robust to recording gain), for the StableSyncNet-style expert.
-- :func:`mfcc`: 13 MFCCs computed the way ``python_speech_features.mfcc`` does
-  with its defaults (pre-emphasis 0.97, 26 filters, 512-point FFT, lifter 22,
-  c0 replaced by log frame energy), which is what syncnet_python feeds the
-  official ``syncnet_v2`` model. Written with numpy so no extra package is needed.
+- :func:`mfcc`: 13 MFCCs from ``python_speech_features.mfcc`` with its defaults
+  (pre-emphasis 0.97, 26 filters, 512-point FFT, lifter 22, c0 replaced by log
+  frame energy), which is what syncnet_python feeds the official ``syncnet_v2``
+  model and what the LSE scorer (``evaluation/lse.py``) uses.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.fft import dct
+import python_speech_features
 
 from data_prep.schema import SAMPLE_RATE, SAMPLES_PER_FRAME
 
@@ -28,34 +28,15 @@ N_FFT = 512
 STEPS_PER_FRAME = SAMPLES_PER_FRAME // HOP  # 4
 
 
-def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
-    return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
-
-
-def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
-
-
 @lru_cache(maxsize=8)
 def mel_filterbank(n_filters: int, n_fft: int = N_FFT, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Triangular HTK-mel filters on FFT bins -> (n_filters, n_fft // 2 + 1), as python_speech_features builds them."""
-    mels = np.linspace(_hz_to_mel(0.0), _hz_to_mel(sample_rate / 2), n_filters + 2)
-    bins = np.floor((n_fft + 1) * _mel_to_hz(mels) / sample_rate).astype(int)
-    fb = np.zeros((n_filters, n_fft // 2 + 1), np.float64)
-    for j in range(n_filters):
-        lo, mid, hi = bins[j], bins[j + 1], bins[j + 2]
-        for i in range(lo, mid):
-            fb[j, i] = (i - lo) / max(mid - lo, 1)
-        for i in range(mid, hi):
-            fb[j, i] = (hi - i) / max(hi - mid, 1)
-    return fb
+    """Triangular HTK-mel filters on FFT bins -> (n_filters, n_fft // 2 + 1), python_speech_features' own."""
+    return python_speech_features.get_filterbanks(n_filters, n_fft, sample_rate)
 
 
-def _frame_power(audio: np.ndarray, n_steps: int, preemph: float) -> np.ndarray:
+def _frame_power(audio: np.ndarray, n_steps: int) -> np.ndarray:
     """int16 or float samples -> (n_steps, N_FFT // 2 + 1) power spectra of un-centred 25 ms frames."""
     x = audio.astype(np.float64)
-    if preemph:
-        x = np.append(x[:1], x[1:] - preemph * x[:-1])
     need = (n_steps - 1) * HOP + WIN
     x = np.pad(x, (0, max(0, need - len(x))))
     idx = np.arange(WIN)[None, :] + HOP * np.arange(n_steps)[:, None]
@@ -70,7 +51,7 @@ def n_steps_for(audio: np.ndarray) -> int:
 
 def log_mel(audio: np.ndarray, n_mels: int = 80) -> np.ndarray:
     """(N,) int16 16 kHz -> (n_mels, 4 * N / 640) float32 log-mel, normalised per clip."""
-    power = _frame_power(audio, n_steps_for(audio), preemph=0.0)
+    power = _frame_power(audio, n_steps_for(audio))
     mel = np.log(power @ mel_filterbank(n_mels).T + 1e-6).T  # (n_mels, steps)
     mel = (mel - mel.mean()) / (mel.std() + 1e-5)
     return mel.astype(np.float32)
@@ -79,16 +60,14 @@ def log_mel(audio: np.ndarray, n_mels: int = 80) -> np.ndarray:
 def mfcc(audio: np.ndarray, n_ceps: int = 13, n_filters: int = 26, lifter: int = 22) -> np.ndarray:
     """(N,) int16 16 kHz -> (n_ceps, 4 * N / 640) float32 MFCCs (python_speech_features defaults)."""
     n_steps = n_steps_for(audio)
-    # python_speech_features makes 1 + ceil((N - WIN) / HOP) frames; the tail steps that
-    # need samples past the clip end are zero-padded the same way (its framesig pads zeros).
-    power = _frame_power(audio, n_steps, preemph=0.97)
-    energy = np.where(power.sum(1) == 0, np.finfo(float).eps, power.sum(1))
-    fbank = power @ mel_filterbank(n_filters).T
-    fbank = np.where(fbank == 0, np.finfo(float).eps, fbank)
-    ceps = dct(np.log(fbank), type=2, axis=1, norm="ortho")[:, :n_ceps]
-    ceps *= 1 + (lifter / 2.0) * np.sin(np.pi * np.arange(n_ceps) / lifter)
-    ceps[:, 0] = np.log(energy)
-    return ceps.T.astype(np.float32)  # (n_ceps, steps)
+    # python_speech_features makes 1 + ceil((N - WIN) / HOP) frames, one short of 4 per video
+    # frame; zero-padding to (n_steps - 1) * HOP + WIN samples gives exactly n_steps. The padding
+    # goes after the pre-emphasis, as the library pads its own frames, so the shared frames agree.
+    x = python_speech_features.sigproc.preemphasis(audio.astype(np.float64), 0.97)
+    x = np.pad(x, (0, max(0, (n_steps - 1) * HOP + WIN - len(x))))
+    ceps = python_speech_features.mfcc(x, SAMPLE_RATE, numcep=n_ceps, nfilt=n_filters, nfft=N_FFT,
+                                       preemph=0.0, ceplifter=lifter)  # (steps, n_ceps)
+    return ceps[:n_steps].T.astype(np.float32)  # (n_ceps, steps)
 
 
 def clip_features(audio: np.ndarray, kind: str, n_bins: int) -> np.ndarray:
