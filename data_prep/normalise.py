@@ -62,23 +62,24 @@ def probe(src: Path) -> dict:
     return info
 
 
-def count_frames(video: Path) -> int:
-    """Number of video frames, counted from the packets (exact for our CFR H.264, no decoding)."""
+def frames_and_size(video: Path) -> tuple[int, int, int]:
+    """(frame count, width, height) of the first video stream in one ffprobe call.
+
+    Frames are counted from the packets (exact for our CFR H.264, no decoding).
+    """
     cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets",
-           "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", str(video)]
+           "-show_entries", "stream=nb_read_packets,width,height", "-of", "json", str(video)]
     result = subprocess.run(cmd, capture_output=True, text=True)
-    text = result.stdout.strip().rstrip(",")
-    if result.returncode != 0 or not text.isdigit():
+    streams = json.loads(result.stdout or "{}").get("streams", []) if result.returncode == 0 else []
+    count = str(streams[0].get("nb_read_packets", "")) if streams else ""
+    if not count.isdigit():
         raise Dropped(STAGE, "corrupt_file", f"{video}: could not count frames: {_tail(result.stderr)}")
-    return int(text)
+    return int(count), int(streams[0]["width"]), int(streams[0]["height"])
 
 
-def video_size(video: Path) -> tuple[int, int]:
-    """(width, height) of the first video stream."""
-    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
-           "-of", "json", str(video)]
-    stream = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)["streams"][0]
-    return int(stream["width"]), int(stream["height"])
+def count_frames(video: Path) -> int:
+    """Number of video frames, counted from the packets."""
+    return frames_and_size(video)[0]
 
 
 def normalise(src: Path, out_dir: Path, start: float | None = None, end: float | None = None,
@@ -106,8 +107,7 @@ def normalise(src: Path, out_dir: Path, start: float | None = None, end: float |
     partial = out_dir / f".{src.stem}_norm.partial-{os.getpid()}.mp4"
     audio = _encode(src, partial, begin, end, fps, sample_rate, max_height)
     try:
-        n_frames = count_frames(partial)
-        width, height = video_size(partial)
+        n_frames, width, height = frames_and_size(partial)
         duration = n_frames / fps
         expected = stop - begin
         if np.isfinite(expected) and expected - duration > max(1.0, 0.05 * expected):
