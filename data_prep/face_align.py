@@ -79,14 +79,22 @@ def transform_points(points: np.ndarray, affines: np.ndarray) -> np.ndarray:
     return (np.einsum("tij,tnj->tni", linear, points) + shift[:, None, :]).astype(np.float32)
 
 
-def align_frames(video: Path, start: int, stop: int, affines: np.ndarray, size: int = 256,
-                 batch_frames: int = 32) -> np.ndarray:
-    """Decode frames ``[start, stop)`` of ``video`` and warp them -> (stop - start, size, size, 3) uint8 RGB."""
+def open_video(video: Path):
+    """A decord reader for ``video``; pass it to :func:`align_frames` to align many clips of one video."""
     from decord import VideoReader, cpu
 
+    return VideoReader(str(video), ctx=cpu(0), num_threads=1)
+
+
+def align_frames(video: Path, start: int, stop: int, affines: np.ndarray, size: int = 256,
+                 batch_frames: int = 32, reader=None) -> np.ndarray:
+    """Decode frames ``[start, stop)`` of ``video`` and warp them -> (stop - start, size, size, 3) uint8 RGB.
+
+    ``reader`` (from :func:`open_video`) reuses an open video instead of re-opening it per clip.
+    """
     if len(affines) != stop - start:
         raise ValueError(f"{video}: {len(affines)} affines for frames [{start}, {stop})")
-    reader = VideoReader(str(video), ctx=cpu(0), num_threads=1)
+    reader = open_video(video) if reader is None else reader
     if not 0 <= start < stop <= len(reader):
         raise IndexError(f"{video}: frames [{start}, {stop}) outside its {len(reader)} frames")
     out = np.empty((stop - start, size, size, 3), np.uint8)

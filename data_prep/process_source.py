@@ -105,7 +105,7 @@ def process_source(entry: ManifestEntry, cfg: dict, split: str, work_dir: Path, 
 
 def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> None:
     from data_prep.download import download
-    from data_prep.face_align import align_frames, estimate_affines, transform_points
+    from data_prep.face_align import align_frames, estimate_affines, open_video, transform_points
     from data_prep.faces import smooth_landmarks, track_faces, usable_runs
     from data_prep.normalise import normalise
     from data_prep.shots import detect_shots, segment_clips
@@ -152,6 +152,7 @@ def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> No
         raise Dropped("faces", reason, f"no segment of {min_frames}+ frames with one large-enough face; "
                       f"rejected frames: {dict(rejected)}")
     landmarks = smooth_landmarks(track.landmarks, window=faces_cfg["smooth_window"])  # (T, 478, 2)
+    reader = open_video(media.video)  # one open video for all clips of the source
 
     for clip_index, (start, stop) in enumerate(ranges):
         key = schema.sample_key(entry.id, clip_index)
@@ -159,7 +160,8 @@ def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> No
             with _timed(result, "align"):
                 affines = estimate_affines(landmarks[start:stop], size=align_cfg["size"],
                                            smooth_window=align_cfg["smooth_window"])  # (n, 2, 3)
-                frames = align_frames(media.video, start, stop, affines, size=align_cfg["size"])  # (n, S, S, 3)
+                frames = align_frames(media.video, start, stop, affines, size=align_cfg["size"],
+                                      reader=reader)  # (n, S, S, 3)
                 points = transform_points(landmarks[start:stop], affines)  # (n, 478, 2)
             audio = media.audio[start * schema.SAMPLES_PER_FRAME: stop * schema.SAMPLES_PER_FRAME]
             video_sel, audio_sel, sync_meta = slice(0, stop - start), slice(0, stop - start), {"status": "skipped"}
