@@ -60,15 +60,20 @@ class SyncScorer:
             a_emb.append(self.net.embed_audio(a).float())
         return torch.cat(v_emb), torch.cat(a_emb)
 
-    def av_offset(self, frames: np.ndarray, audio: np.ndarray, max_offset: int = 15) -> tuple[int, float]:
-        """frames (T, S, S, 3) uint8 RGB aligned faces at 25 fps, audio (T*640,) int16 16 kHz -> (offset, confidence)."""
+    def shift_distances(self, frames: np.ndarray, audio: np.ndarray, max_offset: int = 15) -> torch.Tensor:
+        """-> (N, 2 max_offset + 1) distance of video window i to audio window i + k - max_offset.
+
+        Audio embeddings beyond the clip are zero vectors, as syncnet_python pads them.
+        """
         v, a = self.window_embeddings(frames, audio)  # (N, D) each
-        a_pad = F.pad(a, (0, 0, max_offset, max_offset))  # zero embeddings beyond the clip, as syncnet_python
+        a_pad = F.pad(a, (0, 0, max_offset, max_offset))
         shifts = 2 * max_offset + 1
         idx = torch.arange(len(v))[:, None] + torch.arange(shifts)[None, :]  # (N, shifts)
-        dist = embedding_distance(a_pad[idx], v[:, None, :].expand(-1, shifts, -1),
-                                  self.net.distance_kind)  # (N, shifts)
-        mean_dist = dist.mean(0)
+        return embedding_distance(a_pad[idx], v[:, None, :].expand(-1, shifts, -1), self.net.distance_kind)
+
+    def av_offset(self, frames: np.ndarray, audio: np.ndarray, max_offset: int = 15) -> tuple[int, float]:
+        """frames (T, S, S, 3) uint8 RGB aligned faces at 25 fps, audio (T*640,) int16 16 kHz -> (offset, confidence)."""
+        mean_dist = self.shift_distances(frames, audio, max_offset).mean(0)  # (shifts,)
         min_val, min_idx = mean_dist.min(0)
         return int(max_offset - min_idx), float(mean_dist.median() - min_val)
 

@@ -1,0 +1,57 @@
+"""LSE-C / LSE-D with a SyncNet expert trained by this project, on aligned face crops.
+
+The published protocol (:mod:`evaluation.lse`) needs the official syncnet_v2
+weights, an English-trained judge. The expert this project trains on the same
+Arabic data (the StableSyncNet that supervises the UNet, or a syncnet_v2
+trained with ``experiment=syncnet_v2``) is the in-language judge. This module
+gives the same two numbers with it: every window's distance to the audio at
+shifts ``-vshift..vshift`` (:meth:`SyncScorer.shift_distances`, audio zero
+beyond the clip), reduced exactly as the protocol does
+(:func:`evaluation.lse.lse_from_distances`: LSE-D = min of the mean distances,
+LSE-C = median - min, offset = vshift - argmin). The distances are the
+expert's own (``1 - cos`` for StableSyncNet), so compare numbers scored with
+the same expert, never with published syncnet_v2 figures.
+
+Faces are aligned exactly like the training crops: tracked with the dataset
+pipeline's tracker and warped to its template at the shard face size
+(:func:`lipsync_train.inference.video.track_affines`). Frames without exactly
+one face borrow the nearest tracked frame's transform and are counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from evaluation.lse import VSHIFT, LSEResult, lse_from_distances
+from lipsync_train.sync_scoring import SyncScorer
+
+log = logging.getLogger(__name__)
+ALIGNED_SIZE = 256  # the shards' aligned face side (data_prep align.size)
+
+
+@dataclass
+class AlignedFaces:
+    frames: np.ndarray  # (T, S, S, 3) uint8 RGB aligned crops
+    missing: int  # frames whose face was not found (their neighbour's transform was used)
+
+
+def aligned_faces(frames: np.ndarray, size: int = ALIGNED_SIZE) -> AlignedFaces:
+    """(T, H, W, 3) RGB source frames at 25 fps -> aligned crops, as the dataset pipeline makes them."""
+    from lipsync_train.inference.video import align, track_affines
+
+    affines = track_affines(frames, size)  # (T, 2, 3), NaN without a face
+    found = np.flatnonzero(np.isfinite(affines).all(axis=(1, 2)))
+    if not len(found):
+        raise ValueError(f"no face found in any of {len(frames)} frames")
+    nearest = found[np.abs(np.arange(len(frames))[:, None] - found[None, :]).argmin(1)]  # (T,)
+    crops = np.stack([align(frame, affines[j], size) for frame, j in zip(frames, nearest)])
+    return AlignedFaces(crops, int(len(frames) - len(found)))
+
+
+def expert_lse(scorer: SyncScorer, faces: np.ndarray, audio: np.ndarray, vshift: int = VSHIFT) -> LSEResult:
+    """Aligned faces (T, S, S, 3) uint8 RGB + (N,) int16 16 kHz audio -> LSEResult with the expert's distances."""
+    dists = scorer.shift_distances(faces, audio, vshift)  # (n, 2 vshift + 1)
+    return lse_from_distances(dists.float().cpu(), vshift)
