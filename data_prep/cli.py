@@ -55,3 +55,7 @@ def main(cfg: DictConfig) -> None:
     if result is not None:
         print(summary_table(result))
         print(f"shards: {out / 'shards'}\nindex: {out / 'index.json'}\ndropped: {out / 'dropped.jsonl'}")
+
+
+if __name__ == "__main__":
+    main()
