@@ -8,6 +8,8 @@
     lipsync-train experiment=syncnet_v2 data.shards=DIR trainer=gpu
     lipsync-train experiment=syncnet_v2 data.shards=DIR trainer=ddp trainer.devices=4
     lipsync-train experiment=syncnet data.shards=DIR trainer=ddp_cpu
+    # several nodes on SLURM (srun, one task per GPU; preemption requeues and resumes): README, "Running on a SLURM cluster"
+    sbatch --nodes=2 --ntasks-per-node=8 --gpus-per-node=8 slurm/train.sbatch experiment=E data.shards=DIR trainer=ddp
 
 A thin orchestrator: validate the config (before any data is read), write the
 resolved config and git revision next to the outputs, seed, instantiate
@@ -32,6 +34,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from data_prep import CONF_DIR
+from lipsync_train.cluster import check_multirun_launch, resume_checkpoint, retire_hpc_checkpoints
 from lipsync_train.config_schema import register_configs, validate_targets
 
 log = logging.getLogger(__name__)
@@ -90,7 +93,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         lg.log_hyperparams({"config": resolved, "git_revision": revision})
 
     if cfg.train:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        # ckpt_path=None under SLURM: Lightning resumes from a requeued job's hpc_ckpt (lipsync_train/cluster.py)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg.get("ckpt_path"), output_dir))
+        retire_hpc_checkpoints(trainer)  # else validate() below would reload the weights saved at the signal
     metrics: dict[str, float] = {}
     if cfg.validate:
         results = trainer.validate(model, datamodule=datamodule, verbose=False)
@@ -126,6 +131,7 @@ def _finish_wandb() -> None:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
     if HydraConfig.get().mode == RunMode.MULTIRUN:  # one output dir per sweep job
+        check_multirun_launch(cfg.trainer)
         with open_dict(cfg):
             cfg.paths.output_dir = HydraConfig.get().runtime.output_dir
     try:

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# A real single-node SLURM cluster on localhost, for the cluster tests.
+# A real single-node SLURM cluster on localhost, for the cluster tests (tests/test_slurm_*.py) and
+# for trying the sbatch templates on a laptop.
 #   slurm/local_cluster.sh up      install (Debian slurm-wlm + munge, needs root), configure, start
-#   slurm/local_cluster.sh down    stop only the daemons this script started
+#   slurm/local_cluster.sh down    stop the daemons this script started (by their recorded PIDs)
 #   slurm/local_cluster.sh status
 # State lives under $SLURM_LOCAL_DIR (default /tmp/lipsync-slurm). No systemd is assumed:
 # munged, slurmctld and slurmd are started by hand, with the controller and node named by
 # address so no DNS is needed, a short cred_expire so a requeued job restarts in seconds,
-# and a short scheduler interval.
+# and a short scheduler interval. The controller starts with an empty queue (slurmctld -c).
+# Daemons that were already running are used as they are and never stopped by `down`.
 set -euo pipefail
 STATE="${SLURM_LOCAL_DIR:-/tmp/lipsync-slurm}"
 HOST="$(hostname -s)"
 CPUS="$(nproc)"
 MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
 CONF_DIR=/etc/slurm
+CLUSTER=lipsync-local
+MUNGE_PID=/run/munge/munged.pid
 
 die() { echo "local_cluster: $*" >&2; exit 1; }
 
@@ -28,6 +32,10 @@ install() {
 }
 
 configure() {
+  [ "$(id -u)" -eq 0 ] || die "needs root to write $CONF_DIR/slurm.conf and start the daemons"
+  if [ -f "$CONF_DIR/slurm.conf" ] && ! grep -q "^ClusterName=$CLUSTER$" "$CONF_DIR/slurm.conf"; then
+    die "$CONF_DIR/slurm.conf exists and is not this script's (ClusterName=$CLUSTER); not overwriting it"
+  fi
   mkdir -p "$STATE"/{ctld,d,log} "$CONF_DIR" /run/munge /var/log/munge /var/lib/munge /etc/munge
   chown -R munge:munge /run/munge /var/log/munge /var/lib/munge /etc/munge 2>/dev/null || true
   if [ ! -s /etc/munge/munge.key ]; then
@@ -35,7 +43,7 @@ configure() {
     chown munge:munge /etc/munge/munge.key; chmod 400 /etc/munge/munge.key
   fi
   cat > "$CONF_DIR/slurm.conf" <<CONF
-ClusterName=lipsync-local
+ClusterName=$CLUSTER
 SlurmctldHost=${HOST}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
@@ -66,13 +74,27 @@ PartitionName=debug Nodes=${HOST} Default=YES MaxTime=INFINITE State=UP OverSubs
 CONF
 }
 
+running() { pgrep -x "$1" >/dev/null; }
+
+# remember the PID of a daemon we started, read from its PID file
+mark_started() {
+  local name="$1" pidfile="$2"
+  for _ in $(seq 50); do [ -s "$pidfile" ] && break; sleep 0.1; done
+  [ -s "$pidfile" ] || die "$name started but wrote no PID file $pidfile; see $STATE/log/"
+  cat "$pidfile" > "$STATE/started-$name"
+}
+
 start() {
-  if ! pgrep -x munged >/dev/null; then
-    runuser -u munge -- /usr/sbin/munged --force
-    touch "$STATE/started-munged"
+  if ! running munged; then
+    runuser -u munge -- /usr/sbin/munged --force --pid-file="$MUNGE_PID"
+    mark_started munged "$MUNGE_PID"
   fi
-  if ! pgrep -x slurmctld >/dev/null; then /usr/sbin/slurmctld -i; touch "$STATE/started-slurmctld"; fi
-  if ! pgrep -x slurmd >/dev/null; then /usr/sbin/slurmd; touch "$STATE/started-slurmd"; fi
+  if ! running slurmctld; then
+    rm -f "$STATE/slurmctld.pid"; /usr/sbin/slurmctld -c; mark_started slurmctld "$STATE/slurmctld.pid"
+  fi
+  if ! running slurmd; then
+    rm -f "$STATE/slurmd.pid"; /usr/sbin/slurmd; mark_started slurmd "$STATE/slurmd.pid"
+  fi
   for _ in $(seq 60); do
     if sinfo -h -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
       echo "local_cluster: up ($HOST, $CPUS CPUs)"; return 0; fi
@@ -82,11 +104,21 @@ start() {
   die "node did not become idle; see $STATE/log/"
 }
 
+# stop one daemon by the PID recorded at start, if that process is still the daemon we started
+stop_one() {
+  local name="$1" marker="$STATE/started-$1" pid
+  [ -f "$marker" ] || return 0
+  pid="$(cat "$marker")"
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ]; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+    [ -d "/proc/$pid" ] && echo "local_cluster: $name (pid $pid) still running after 10 s" >&2
+  fi
+  rm -f "$marker"
+}
+
 stop() {
-  for daemon in slurmd slurmctld; do
-    if [ -f "$STATE/started-$daemon" ]; then pkill -x "$daemon" || true; rm -f "$STATE/started-$daemon"; fi
-  done
-  if [ -f "$STATE/started-munged" ]; then pkill -x munged || true; rm -f "$STATE/started-munged"; fi
+  stop_one slurmd; stop_one slurmctld; stop_one munged
   echo "local_cluster: stopped the daemons it started"
 }
 
