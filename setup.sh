@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian/Ubuntu machine:
-#   ./setup.sh run    install everything, then run the main job on the embedded generated data
+#   ./setup.sh run    install everything, then run the main job (lipsync-demo) on the embedded generated data
 #   ./setup.sh test   install everything, then run the test suite (what CI runs)
 #   ./setup.sh install
 # System packages (ffmpeg, espeak-ng) need root: run as root, or with passwordless sudo,
@@ -51,26 +51,26 @@ install_python() {
 }
 
 run_main() {
-  local out="${OUT_DIR:-$ROOT/runs/main}"
-  log "generating the embedded Arabic talking-face data under $out/data"
-  "$VENV/bin/lipsync-make-data" out_dir="$out/data"
-  log "regenerating shards under $out/prep"
-  # small shards (16 clips) so that loaders can split them across workers and DDP ranks
-  "$VENV/bin/lipsync-prep" manifest="$out/data/manifest.jsonl" out_dir="$out/prep" workers="${WORKERS:-2}" \
-    shards.max_samples=16
+  local out="${OUT_DIR:-$ROOT/runs/demo}"
+  log "running the main job into $out: generated Arabic data -> shards -> SyncNet -> UNet -> lip-sync -> scores"
+  "$VENV/bin/lipsync-demo" out_dir="$out" "$@"
 }
 
 run_tests() {
-  local marker="not slow and not slurm"
-  if [ "${CI:-}" = "true" ] || [ "${RUN_SLOW:-0}" = "1" ]; then marker="not slurm"; fi
-  log "running tests (-m \"$marker\")"
-  "$VENV/bin/python" -m pytest -m "$marker" -p no:cacheprovider "$@"
+  # Locally the fast suite; RUN_SLOW=1 adds the slow tests, RUN_SLURM=1 the jobs on a local SLURM
+  # cluster (root: the tests start it with slurm/local_cluster.sh and stop it after). CI=true runs all.
+  local slow="${RUN_SLOW:-0}" slurm="${RUN_SLURM:-0}" marker=""
+  if [ "${CI:-}" = "true" ]; then slow=1; slurm=1; fi
+  [ "$slow" = 1 ] || marker="not slow"
+  [ "$slurm" = 1 ] || marker="${marker:+$marker and }not slurm"
+  log "running tests (-m \"${marker:-all}\")"
+  "$VENV/bin/python" -m pytest ${marker:+-m "$marker"} -p no:cacheprovider "$@"
 }
 
 cmd="${1:-run}"; shift || true
 case "$cmd" in
   install) install_system; install_python ;;
-  run) install_system; install_python; run_main ;;
+  run) install_system; install_python; run_main "$@" ;;
   test) install_system; install_python; run_tests "$@" ;;
   *) echo "usage: $0 [run|test|install]" >&2; exit 2 ;;
 esac
