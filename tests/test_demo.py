@@ -119,7 +119,8 @@ def test_metrics_csv_and_summary_table(tmp_path):
 def test_demo_end_to_end_on_a_reduced_budget(tmp_path):
     out = tmp_path / "demo"
     args = [sys.executable, "-m", "lipsync_train.demo.cli", f"out_dir={out}", "data.n_speakers=4",
-            "data.videos_per_speaker=2", "data.n_broken=1", "syncnet.max_steps=30", "unet.max_steps=160",
+            "data.videos_per_speaker=2", "data.n_broken=1", "syncnet.max_steps=30", "unet.max_steps=30",
+            'unet.overrides=["model.vae_warmup_steps=10","data.batches_per_epoch=10"]',
             "generate.num_steps=4", "score.sync_margin_clips=2", "score.sync_margin_frames=30"]
     env = {**os.environ, "WANDB_MODE": "offline"}
     run = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path)
