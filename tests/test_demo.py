@@ -143,4 +143,5 @@ def test_demo_end_to_end_on_a_reduced_budget(tmp_path):
 
     again = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-4000:]
-    assert again.stderr.count(" reused ") == len(STAGES), again.stderr[-3000:]
+    log = again.stdout + again.stderr  # Hydra's job logging goes to stdout
+    assert log.count(" reused ") == len(STAGES), log[-3000:]
