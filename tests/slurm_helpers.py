@@ -26,6 +26,17 @@ FINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT
 JOB_ENV = {"OMP_NUM_THREADS": "1", "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1"}
 
 
+def tiny_syncnet_job(shards: Path, max_steps: int, batches_per_epoch: int, logger: str) -> list[str]:
+    """Overrides of a tiny 2-rank CPU SyncNet fit under srun: a few seconds a step, last.ckpt every 2 steps."""
+    from tests.test_train_fit import TINY_NET
+
+    return ["experiment=syncnet", "trainer=srun_cpu", f"data.shards={shards}", f"logger={logger}", *TINY_NET,
+            "data.num_workers=0", "data.batch_size=4", f"data.batches_per_epoch={batches_per_epoch}",
+            "data.val_max_pairs=4", "data.max_offset=2", f"trainer.max_steps={max_steps}",
+            "callbacks.last_checkpoint.every_n_train_steps=2", "trainer.enable_progress_bar=false",
+            "trainer.enable_model_summary=false"]
+
+
 def cluster_responds() -> bool:
     """True when ``sinfo`` answers and shows a node that can take jobs."""
     if shutil.which("sinfo") is None:

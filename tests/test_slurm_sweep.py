@@ -21,9 +21,9 @@ from tests.slurm_helpers import (
     describe,
     job_env,
     job_records,
+    tiny_syncnet_job,
     wait_for,
 )
-from tests.test_train_fit import TINY_NET
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
 
@@ -35,11 +35,8 @@ MAX_STEPS = 24
 def test_two_point_sweep_through_submitit_slurm_with_a_preempted_point_then_gather(tmp_path: Path):
     shards = write_fake_shards(tmp_path / "shards", shards={"train": 4, "val": 1}, clips_per_shard=2, n_frames=40)
     sweep_dir, launcher_log = tmp_path / "sweep", tmp_path / "launcher.log"
-    cmd = [str(BIN / "lipsync-train"), "-m", "hydra/launcher=slurm", "experiment=syncnet", "trainer=srun_cpu",
-           "model.optimizer.lr=1e-3,3e-3", f"data.shards={shards}", "logger=csv", *TINY_NET, "data.num_workers=0",
-           "data.batch_size=4", "data.batches_per_epoch=4", "data.val_max_pairs=4", "data.max_offset=2",
-           f"trainer.max_steps={MAX_STEPS}", "callbacks.last_checkpoint.every_n_train_steps=2",
-           "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
+    cmd = [str(BIN / "lipsync-train"), "-m", "hydra/launcher=slurm", "model.optimizer.lr=1e-3,3e-3",
+           *tiny_syncnet_job(shards, MAX_STEPS, batches_per_epoch=4, logger="csv"),
            f"hydra.sweep.dir={sweep_dir}", "hydra.launcher.timeout_min=20"]
 
     def logs() -> list[Path]:

@@ -23,10 +23,10 @@ from tests.slurm_helpers import (
     job_env,
     job_records,
     sbatch,
+    tiny_syncnet_job,
     wait_for,
     wait_until_finished,
 )
-from tests.test_train_fit import TINY_NET
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
 MAX_STEPS = 30
@@ -36,13 +36,8 @@ MAX_STEPS = 30
 def test_ddp_job_preempted_with_usr1_requeues_and_resumes(tmp_path: Path):
     shards = write_fake_shards(tmp_path / "shards", shards={"train": 4, "val": 1}, clips_per_shard=2, n_frames=40)
     run_dir, log, keys = tmp_path / "run", tmp_path / "train.out", tmp_path / "keys"
-    overrides = [
-        "experiment=syncnet", "trainer=srun_cpu", f"data.shards={shards}", "logger=wandb", *TINY_NET,
-        "data.num_workers=0", "data.batch_size=4", "data.batches_per_epoch=5", "data.val_max_pairs=4",
-        "data.max_offset=2", f"trainer.max_steps={MAX_STEPS}", "callbacks.last_checkpoint.every_n_train_steps=2",
-        "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
-        "+callbacks.key_log._target_=lipsync_train.callbacks.SampleKeyLog", f"+callbacks.key_log.dirpath={keys}",
-    ]
+    overrides = [*tiny_syncnet_job(shards, MAX_STEPS, batches_per_epoch=5, logger="wandb"),
+                 "+callbacks.key_log._target_=lipsync_train.callbacks.SampleKeyLog", f"+callbacks.key_log.dirpath={keys}"]
     env = job_env(RUN_DIR=str(run_dir), LIPSYNC_TRAIN=str(BIN / "lipsync-train"))
     job = sbatch(["--ntasks-per-node=2", f"--output={log}", SLURM_DIR / "train.sbatch", *overrides], env=env)
 
