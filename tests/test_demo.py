@@ -145,3 +145,26 @@ def test_demo_end_to_end_on_a_reduced_budget(tmp_path):
     assert again.returncode == 0, again.stderr[-4000:]
     log = again.stdout + again.stderr  # Hydra's job logging goes to stdout
     assert log.count(" reused ") == len(STAGES), log[-3000:]
+
+
+def test_published_protocol_scores_the_generated_videos_when_syncnet_v2_weights_are_given(tmp_path):
+    """score.syncnet_v2_weights: the generated videos go through lipsync-eval's LSE (crop=track) as well."""
+    import torch
+
+    from lipsync_train.demo.scoring import official_lse
+    from lipsync_train.models import SyncNetV2
+    from tests.video_helpers import face_video
+
+    generated = tmp_path / "videos" / "generated"
+    generated.mkdir(parents=True)
+    face_video(generated / "speech.mp4", seconds=1.6, fps=25)
+    torch.manual_seed(0)
+    weights = tmp_path / "syncnet_v2.model"
+    torch.save(SyncNetV2().state_dict(), weights)  # random weights in the official format
+    c = demo_config()["score"]
+    c.update(syncnet_v2_weights=str(weights), eval_overrides={"track": {"min_track": 20, "min_face_size": 40}, "progress": False})
+    out = official_lse(c, {"generated_speech": str(generated / "speech.mp4")}, tmp_path / "score")
+    assert out["failed"] == [] and [row["video"] for row in out["videos"]] == ["speech.mp4"]
+    assert math.isfinite(out["lse_c"]) and math.isfinite(out["lse_d"])
+    saved = json.loads(Path(out["results"]).read_text())
+    assert saved["protocol"]["crop"] == "track" and saved["protocol"]["syncnet_weights"] == str(weights)
