@@ -1,10 +1,17 @@
 """What ``lipsync-train`` needs to behave well on a SLURM cluster and in Hydra sweeps.
 
-Lightning's ``SLURMEnvironment`` (``auto_requeue=True``, the default under ``srun``) is the one
-owner of preemption: on USR1 every rank saves ``<output_dir>/hpc_ckpt_<N>.ckpt`` and rank 0 runs
-``scontrol requeue``; the requeued job keeps its job id, hence its output dir (slurm/train.sbatch),
-and with ``ckpt_path=None`` Lightning resumes from the newest hpc checkpoint. Three gaps around
-that are closed here:
+Preemption follows Lightning's ``SLURMEnvironment`` (``auto_requeue=True``, the default under
+``srun``): on USR1 every rank saves ``<output_dir>/hpc_ckpt_<N>.ckpt`` and rank 0 runs ``scontrol
+requeue``; the requeued job keeps its job id, hence its output dir (slurm/train.sbatch), and with
+``ckpt_path=None`` Lightning resumes from the newest hpc checkpoint. Four gaps around that are
+closed here:
+
+- :class:`StepBoundaryRequeue`: Lightning saves the hpc checkpoint inside the signal handler, i.e.
+  wherever the main thread happens to be, possibly between Adam's step-count update and its weight
+  update, or while the loop's step counter lags the optimizer (the cluster test caught a checkpoint
+  whose Adam state said 31 steps for 30 done). This callback takes USR1 instead, only records it,
+  and at the end of the next training step (all ranks agreeing through one all-reduce) saves the
+  same hpc checkpoint and requeues: the checkpoint always holds a whole number of steps.
 
 - :func:`resume_checkpoint`: ``ckpt_path=last`` makes Lightning read ``checkpoints/last.ckpt`` only,
   so a job submitted with it would go back to a periodic checkpoint older than the one written at
@@ -21,10 +28,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from lightning_fabric.plugins.environments import SLURMEnvironment
 
 from lipsync_train.config_schema import ConfigError
 
@@ -94,3 +105,48 @@ def check_multirun_launch(trainer_cfg: Any, env: dict[str, str] | None = None) -
             f"SLURM_NTASKS={slurm_tasks or 'unset'}: Lightning would start the other ranks by re-running the "
             f"command line, i.e. the sweep. Use hydra/launcher=slurm (tasks_per_node follows trainer.devices), "
             f"trainer=ddp_cpu (ddp_spawn), or trainer.devices=1.")
+
+
+class StepBoundaryRequeue(pl.Callback):
+    """Take over SLURM's USR1 from Lightning's handler and act on it between training steps.
+
+    Active only when Lightning itself would requeue (a SLURMEnvironment with ``auto_requeue``).
+    After a successful ``scontrol requeue`` every rank waits for SLURM to end the job (at most
+    ``wait_s``), so nothing trains past the checkpoint and the finished-fit clean-up never runs.
+    """
+
+    def __init__(self, wait_s: float = 600.0):
+        self.wait_s = wait_s
+        self.requested = False
+        self.active = False
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        env = trainer._accelerator_connector.cluster_environment
+        self.active = isinstance(env, SLURMEnvironment) and env.auto_requeue
+        if self.active:  # Lightning registered its handler before the loop started; replace it
+            signal.signal(signal.SIGUSR1, self._record)
+
+    def _record(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        if not self.active or not trainer.strategy.reduce_boolean_decision(self.requested, all=False):
+            return
+        log.info("USR1 received: saving an hpc checkpoint after step %d and requeueing", trainer.global_step)
+        for logger in trainer.loggers:
+            logger.finalize("finished")
+        trainer.save_checkpoint(trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir))
+        ok = True
+        if trainer.is_global_zero:
+            job = os.environ["SLURM_JOB_ID"]
+            if os.environ.get("SLURM_ARRAY_JOB_ID"):
+                job = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+            result = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True)
+            ok = result.returncode == 0
+            log.info("requeue job %s: %s", job, "done" if ok else f"failed ({result.stderr.strip()})")
+        if not trainer.strategy.broadcast(ok, src=0):
+            self.requested = False  # could not requeue: keep training, the checkpoint is still there
+            return
+        time.sleep(self.wait_s)  # SLURM ends this attempt; the requeued one resumes from the checkpoint
+        raise SystemExit(f"job was requeued but not stopped within {self.wait_s:.0f} s")

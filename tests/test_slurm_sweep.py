@@ -58,8 +58,8 @@ def test_two_point_sweep_through_submitit_slurm_with_a_preempted_point_then_gath
     script = next((sweep_dir / ".submitit").glob("*/*_submission.sh")).read_text()
     assert "#SBATCH --ntasks-per-node=2" in script and "#SBATCH --signal=USR1@180" in script  # not USR2
     assert [r["Restarts"] for r in job_records(point0)] == ["1"]
-    rank0 = (sweep_dir / ".submitit" / point0 / f"{point0}_0_log.err").read_text()
-    assert "Handling auto-requeue signal" in rank0
+    rank0 = "".join((sweep_dir / ".submitit" / point0 / f"{point0}_0_log.{kind}").read_text() for kind in ("out", "err"))
+    assert "USR1 received: saving an hpc checkpoint" in rank0
     assert f"Restored all states from the checkpoint at {sweep_dir / '0' / 'hpc_ckpt_1.ckpt'}" in rank0
     ranks = [p for p in logs() if p.name.endswith("_0_log.err")]  # rank 0 of each point, attempts appended
     assert sum(p.read_text().count("Starting with 2 processes") for p in ranks) == 3, describe(ranks)

@@ -1,7 +1,7 @@
 """slurm/train.sbatch on the local SLURM cluster: a 2-task CPU DDP fit through sbatch + srun that is
 preempted (USR1) mid-run, saves an hpc checkpoint, requeues itself and finishes at the same step count.
 
-Lightning's SLURMEnvironment owns requeue; the requeued attempt keeps the job id, so RUN_DIR and the
+Lightning's SLURMEnvironment requeues, at a step boundary (lipsync_train.cluster.StepBoundaryRequeue); the requeued attempt keeps the job id, so RUN_DIR and the
 wandb run id stay the same, and it resumes from hpc_ckpt_1.ckpt with the optimizer state intact.
 """
 
@@ -47,13 +47,15 @@ def test_ddp_job_preempted_with_usr1_requeues_and_resumes(tmp_path: Path):
     hpc = run_dir / "hpc_ckpt_1.ckpt"
     signal_step = wait_for(lambda: checkpoint_step(hpc), 120, "Lightning to save hpc_ckpt_1.ckpt", [log], interval=0.3)
     assert 6 <= signal_step < MAX_STEPS
+    at_signal = torch.load(hpc, map_location="cpu", weights_only=True)
+    assert at_signal["optimizer_states"][0]["state"][0]["step"] == signal_step  # saved between steps, not inside one
     wait_for(lambda: any(r.get("Restarts") == "1" for r in job_records(job)), 120, "the job to be requeued", [log])
     assert_completed(wait_until_finished(job, 500, [log]), [log])
 
     text = log.read_text()
     assert "attempt 1" in text and "attempt 2" in text and "attempt 3" not in text, text[-3000:]
     assert text.count("Starting with 2 processes") == 2, "both attempts run 2-rank DDP under srun"
-    assert "Handling auto-requeue signal" in text
+    assert "USR1 received: saving an hpc checkpoint" in text  # lipsync_train.cluster.StepBoundaryRequeue
     assert f"Restored all states from the checkpoint at {hpc}" in text  # resumed, not restarted
     assert "Loaded model weights from the checkpoint" not in text  # final validation used the final weights
     assert not list(run_dir.glob("hpc_ckpt_*.ckpt"))  # retired after the finished fit
