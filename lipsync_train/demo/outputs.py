@@ -86,30 +86,22 @@ def plot_viseme_confidence(per_viseme: dict[str, dict[str, dict]], out: Path) ->
 
 def side_by_side(videos: list[str], labels: list[str], out: Path) -> Path:
     """Videos (same fps) -> one mp4 with them next to each other, labelled, audio of the second one."""
-    from lipsync_train.inference.media import VideoSink, load_audio, mux, read_frames, write_wav
+    from lipsync_train.inference.media import load_audio, read_frames, write_video
 
     clips = [read_frames(v) for v in videos]
     n = min(len(c) for c in clips)
-    panels = []
-    for clip, label in zip(clips, labels):
-        h, w = clip.shape[1:3]
-        width = int(round(w * PANEL_HEIGHT / h / 2)) * 2
-        panels.append((clip, width, label))
-    tmp = out.with_suffix(".video.mp4")
-    sink = VideoSink(tmp, sum(p[1] for p in panels), PANEL_HEIGHT)
-    for t in range(n):
-        row = []
-        for clip, width, label in panels:
-            frame = cv2.resize(clip[t], (width, PANEL_HEIGHT), interpolation=cv2.INTER_AREA)
-            cv2.putText(frame, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
-            row.append(frame)
-        sink.write(np.concatenate(row, axis=1))
-    sink.close()
-    wav = write_wav(out.with_suffix(".wav"), load_audio(videos[1]))
-    mux(tmp, wav, out)
-    tmp.unlink()
-    wav.unlink()
-    return out
+    widths = [int(round(c.shape[2] * PANEL_HEIGHT / c.shape[1] / 2)) * 2 for c in clips]
+
+    def rows():
+        for t in range(n):
+            row = []
+            for clip, width, label in zip(clips, widths, labels):
+                frame = cv2.resize(clip[t], (width, PANEL_HEIGHT), interpolation=cv2.INTER_AREA)
+                cv2.putText(frame, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+                row.append(frame)
+            yield np.concatenate(row, axis=1)
+
+    return write_video(out, rows(), sum(widths), PANEL_HEIGHT, load_audio(videos[1]))
 
 
 def _fmt(value: Any) -> str:

@@ -99,13 +99,12 @@ def score_demo(cfg: dict[str, Any], generated: dict[str, Any], syncnet_ckpt: Pat
     c = cfg["score"]
     score_dir.mkdir(parents=True, exist_ok=True)
     scorer = load_sync_scorer(syncnet_ckpt)
-    videos, faces, lse, rows = generated["videos"], {}, {}, {}
+    videos, faces, audios, lse, rows = generated["videos"], {}, {}, {}, {}
     for name, path in videos.items():
-        audio = load_audio(path)
-        if name == "generated_text":  # the mp4's AAC round trip shifts nothing, but keep the exact speech
-            audio = np.load(Path(path).parent.parent / "text_audio.npy")
+        # the generated text video is scored against the exact espeak speech, the others against their own audio
+        audio = np.load(generated["text_audio"]) if name == "generated_text" else load_audio(path)
         aligned = aligned_faces(read_frames(path))
-        faces[name] = aligned.frames
+        faces[name], audios[name] = aligned.frames, audio
         lse[name] = expert_lse(scorer, aligned.frames, audio[:len(aligned.frames) * SAMPLES_PER_FRAME])
         rows[name] = {"video": path, "lse_c": lse[name].lse_c, "lse_d": lse[name].lse_d, "offset": lse[name].offset,
                       "frames": len(aligned.frames), "frames_without_face": aligned.missing}
@@ -115,11 +114,10 @@ def score_demo(cfg: dict[str, Any], generated: dict[str, Any], syncnet_ckpt: Pat
     # per-viseme confidence: B's speech drives ground truth and generated_speech; the text its own video
     vis_dir = score_dir / "visemes"
     vis_dir.mkdir(exist_ok=True)
-    speech_audio = load_audio(videos["ground_truth"])
     np.save(vis_dir / "speech.viseme_ids.npy",
-            viseme_track(speech_audio, generated["speech_text"], len(faces["ground_truth"])))
-    text_audio = np.load(Path(videos["generated_text"]).parent.parent / "text_audio.npy")
-    np.save(vis_dir / "text.viseme_ids.npy", viseme_track(text_audio, generated["text"], len(faces["generated_text"])))
+            viseme_track(audios["ground_truth"], generated["speech_text"], len(faces["ground_truth"])))
+    np.save(vis_dir / "text.viseme_ids.npy",
+            viseme_track(audios["generated_text"], generated["text"], len(faces["generated_text"])))
     per_viseme = {"ground_truth": per_viseme_confidence({"speech": lse["ground_truth"]}, vis_dir),
                   "generated": per_viseme_confidence({"speech": lse["generated_speech"],
                                                       "text": lse["generated_text"]}, vis_dir)}

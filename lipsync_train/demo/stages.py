@@ -23,7 +23,6 @@ import logging
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
@@ -112,44 +111,43 @@ class DemoStages:
         raise ValueError(f"{self.prep_dir / 'index.json'}: no test-split speaker has two kept videos "
                          f"(test speakers {test_speakers}); raise data.videos_per_speaker")
 
+    def source_video(self, url: str) -> Path:
+        """A manifest URL -> the local file the shards stage downloaded it to (yt-dlp cache; nothing is fetched)."""
+        from omegaconf import OmegaConf
+
+        from data_prep.download import download
+
+        cache_dir = OmegaConf.load(self.prep_dir / "config.yaml").download.cache_dir
+        return download(url, cache_dir)
+
     def generate(self, fresh: bool) -> dict[str, Any]:
-        from lipsync_train.inference.media import VideoSink, load_audio, mux, read_frames, speak_arabic, write_wav
+        from lipsync_train.inference.media import load_audio, read_frames, speak_arabic, write_video
         from lipsync_train.inference.pipeline import LipSyncPipeline
         from lipsync_train.inference.video import lipsync_video, source_indices, track_affines
 
         c = self.cfg["generate"]
         face_src, speech_src = self.held_out_sources()
-        face_frames = read_frames(_local_path(face_src["url"]))
-        speech_frames, speech_audio = read_frames(_local_path(speech_src["url"])), load_audio(
-            _local_path(speech_src["url"]))
+        face_frames = read_frames(self.source_video(face_src["url"]))
+        speech_video = self.source_video(speech_src["url"])
+        speech_frames, speech_audio = read_frames(speech_video), load_audio(speech_video)
         text_audio = speak_arabic(c["text"], voice=c["voice"])
         pipe = LipSyncPipeline.from_checkpoint(self.unet_dir / "checkpoints" / "last.ckpt")
         affines = track_affines(face_frames, pipe.image_size)  # once for both generated videos
         gen, ref, ctl = self.videos_dir / "generated", self.videos_dir / "reference", self.videos_dir / "controls"
-        for folder in (gen, ref, ctl):
-            folder.mkdir(parents=True, exist_ok=True)
         kw = dict(affines=affines, num_steps=c["num_steps"], guidance_scale=c["guidance_scale"],
                   seed=self.cfg["seed"])
         speech = lipsync_video(pipe, face_frames, speech_audio, gen / "speech.mp4", **kw)
         text = lipsync_video(pipe, face_frames, text_audio, gen / "text.mp4", **kw)
 
-        def write(path: Path, frames: np.ndarray, audio: np.ndarray) -> None:
-            tmp = path.with_suffix(".video.mp4")
-            sink = VideoSink(tmp, frames.shape[2], frames.shape[1])
-            for frame in frames:
-                sink.write(frame)
-            sink.close()
-            wav = write_wav(path.with_suffix(".wav"), audio)
-            mux(tmp, wav, path)
-            tmp.unlink()
-            wav.unlink()
-
         n = speech.n_frames
-        write(ref / "speech.mp4", speech_frames[:n], speech_audio)  # ground truth: B's own face
-        write(ctl / "source_unsynced.mp4", face_frames[source_indices(len(face_frames), n)], speech_audio)
-        np.save(self.videos_dir / "text_audio.npy", text_audio)
+        h, w = speech_frames.shape[1:3]
+        write_video(ref / "speech.mp4", speech_frames[:n], w, h, speech_audio)  # ground truth: B's own face
+        h, w = face_frames.shape[1:3]
+        write_video(ctl / "source_unsynced.mp4", face_frames[source_indices(len(face_frames), n)], w, h, speech_audio)
+        np.save(self.videos_dir / "text_audio.npy", text_audio)  # the exact speech (the mp4 holds it as AAC)
         return {"face_source": face_src["id"], "speech_source": speech_src["id"], "speaker": face_src["speaker"],
                 "speech_text": speech_src.get("text", ""), "text": c["text"],
+                "text_audio": str(self.videos_dir / "text_audio.npy"),
                 "videos": {"generated_speech": str(gen / "speech.mp4"), "generated_text": str(gen / "text.mp4"),
                            "ground_truth": str(ref / "speech.mp4"),
                            "source_unsynced": str(ctl / "source_unsynced.mp4")},
@@ -187,8 +185,3 @@ class DemoStages:
         summary = outputs.write_summary(results, generated, self.out / "summary.md")
         return {"plots": [str(curves), str(visemes)], "side_by_side": str(side), "summary": str(summary)}
 
-
-def _local_path(url: str) -> str:
-    """A manifest url of the generated data (``file://`` or a path) -> a local path."""
-    parsed = urlparse(url)
-    return parsed.path if parsed.scheme == "file" else url

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -120,3 +122,13 @@ def mux(video: str | Path, audio_wav: str | Path, out: str | Path) -> Path:
     if result.returncode != 0:
         raise RuntimeError(f"ffmpeg mux into {out} failed: {result.stderr[-500:]}")
     return out
+
+
+def write_video(out: str | Path, frames: Iterable[np.ndarray], width: int, height: int, audio: np.ndarray) -> Path:
+    """RGB frames (written one at a time, so a generator keeps memory flat) + int16 16 kHz audio -> mp4 ``out``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sink = VideoSink(Path(tmp) / "video.mp4", width, height)
+        for frame in frames:
+            sink.write(frame)
+        sink.close()
+        return mux(sink.path, write_wav(Path(tmp) / "audio.wav", audio), out)
