@@ -173,7 +173,8 @@ class LipSyncDiffusionModule(pl.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         n = len(batch["key"])
         if self._in_vae_warmup():
-            images = torch.cat([batch["video"].flatten(0, 1), batch["reference"][:, :1].flatten(0, 1)])
+            # every 4th frame: neighbouring frames are near duplicates, so this is ~4x cheaper for the same fit
+            images = torch.cat([batch["video"][:, ::4].flatten(0, 1), batch["reference"][:, :1].flatten(0, 1)])
             loss = self.vae.reconstruction_loss(images.float() / 127.5 - 1.0)
             self.log("train/vae_l1", loss, on_step=True, prog_bar=True, batch_size=n)
             return loss

@@ -3,10 +3,14 @@ SD-weight loading with mismatched layers, the noise schedule's targets, temporal
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+from data_prep import CONF_DIR
 from lipsync_train.models.audio_encoder import WhisperAudioEncoder, cached_clip_features
 from lipsync_train.models.unet import LipSyncUNet, assemble_unet_input, load_pretrained_unet
 from lipsync_train.models.vae import FrozenVAE
@@ -76,6 +80,25 @@ def test_clip_features_chunk_and_cache(tmp_path):
     assert torch.allclose(enc.clip_features(audio[:640 * 25]), feats[:25], atol=1e-5)  # chunk = 25 frames
     cached = cached_clip_features(enc, audio, tmp_path / "clip.npy")
     assert (tmp_path / "clip.npy").is_file() and torch.allclose(cached_clip_features(enc, audio, tmp_path / "clip.npy"), cached)
+
+
+def test_tiny_recipe_audio_tokens_carry_the_audio_not_only_the_position():
+    """The tiny recipe's random Whisper must give tokens that differ with the audio; at Whisper's own init_std
+    (0.02) the sinusoidal positions make up ~98 % of every token and the UNet never learns to listen."""
+    whisper = OmegaConf.load(Path(CONF_DIR) / "model" / "unet_tiny.yaml").audio_encoder.config
+    rng = np.random.default_rng(0)
+    t = np.arange(640 * 50) / 16000
+    speech = (np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0) * 9000).astype(np.int16)
+    other = (rng.standard_normal(len(t)) * 3000).astype(np.int16)
+
+    def audio_share(init_std: float) -> float:
+        torch.manual_seed(0)
+        enc = WhisperAudioEncoder(config={**OmegaConf.to_container(whisper), "init_std": init_std})
+        a, b = enc.clip_features(speech), enc.clip_features(other)
+        return float((a - b).std() / a.std())
+
+    assert audio_share(whisper.init_std) > 0.4
+    assert audio_share(0.02) < 0.1  # what the recipe avoids
 
 
 def test_mouth_mask_covers_the_template_mouth_not_the_eyes():

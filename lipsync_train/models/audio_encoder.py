@@ -10,6 +10,11 @@ of frames ``t - w .. t + w`` (``w = 2``): ``(layers + 1) x (2w + 1) x 2`` tokens
 clamped to the clip, so the first frame repeats its own tokens instead of
 attending to the silence padding Whisper appends.
 
+A randomly initialised encoder (tiny recipes, tests) needs a larger ``init_std``
+than Whisper's 0.02: at 0.02 its convolutions pass the log-mel through at ~2 %
+of the amplitude of the sinusoidal position embedding, every token is mostly
+"where in the chunk", and a UNet trained on it learns to ignore the audio.
+
 The encoder is frozen. Features depend only on the audio, so
 :meth:`WhisperAudioEncoder.clip_features` (whole clip, chunk by chunk) can be
 precomputed once per clip and cached (:func:`cached_clip_features`).
