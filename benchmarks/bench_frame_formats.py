@@ -33,8 +33,8 @@ import numpy as np
 from data_prep import schema
 from data_prep.face_align import align_frames, estimate_affines
 from data_prep.faces import smooth_landmarks, track_faces
-from data_prep.normalise import normalise
-from data_prep.shots import detect_shots
+from data_prep.workflow.normalise import normalise
+from data_prep.workflow.shots import detect_shots
 
 WINDOW = 16
 
@@ -75,7 +75,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def make_clip(work: Path, size: int) -> tuple[np.ndarray, list[tuple[str, int, float]]]:
     """Run the video stages on a generated 640x480 source -> (125, size, size, 3) clip, stage timings."""
-    from tests.video_helpers import face_video
+    from tests.helpers.video_helpers import face_video
 
     import decord, mediapipe, scenedetect  # noqa: F401  (import time is not stage time)
 

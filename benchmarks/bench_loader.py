@@ -31,10 +31,10 @@ from pathlib import Path
 
 
 from data_prep import schema
-from lipsync_train.audio_features import clip_features, STEPS_PER_FRAME
+from data_prep.audio_features import clip_features, STEPS_PER_FRAME
 from lipsync_train.data.datamodule import SyncPairStream
-from lipsync_train.data.shard_index import read_split
-from lipsync_train.data.windows import WindowSpec, prepare_frames
+from data_prep.shard_index import read_split
+from data_prep.window_spec import WindowSpec, prepare_frames
 
 
 def naive_samples(paths: list[str], spec: WindowSpec, n: int, min_shift: int, seed: int = 0):
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.fake:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from tests.fake_shards import write_fake_shards
+        from tests.helpers.fake_shards import write_fake_shards
 
         args.shards = str(write_fake_shards(tempfile.mkdtemp(prefix="bench_shards_"), {"train": 4, "val": 1},
                                             clips_per_shard=6, n_frames=125, size=args.fake))

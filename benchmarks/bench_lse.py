@@ -1,4 +1,4 @@
-"""Benchmark LSE scoring: the fast loader (evaluation.lse_runner) against a port of the reference loop.
+"""Benchmark LSE scoring: the fast loader (evaluation.metrics.lse_runner) against a port of the reference loop.
 
     .venv/bin/python benchmarks/bench_lse.py                      # 4 videos x 2 s, random syncnet_v2
     .venv/bin/python benchmarks/bench_lse.py --videos 16 --seconds 4 --weights syncnet_v2.model --device cuda
@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from evaluation.fast_syncnet import SyncNetRunner
-    from evaluation.lse_runner import score_videos
+    from evaluation.metrics.lse_runner import score_videos
     from evaluation.reference_lse import reference_evaluate
     from evaluation.syncnet_loader import build_syncnet_v2, load_syncnet
 

@@ -12,13 +12,14 @@ and for each stage the frames it handled per second of its own CPU time
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from data_prep.shard_index import read_index
 
 BIN = Path(sys.executable).parent
 
@@ -43,7 +44,7 @@ def main() -> None:
                         f"workers={workers}", "progress=false",
                         f"download.cache_dir={out / 'cache'}"], check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - start
-        index = json.loads((out / "index.json").read_text())
+        index = read_index(out)
         clips = sum(s["samples"] for s in index["splits"].values())
         rows.append((workers, wall, clips, index))
     print(f"\n{args.speakers * args.videos} generated sources; {rows[0][3]['source_frames']} source frames at 25 fps\n")

@@ -31,15 +31,15 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from lipsync_train.config_schema import register_configs
-from lipsync_train.data.windows import WindowSpec
+from lipsync_train.launch.config_schema import register_configs
+from data_prep.window_spec import WindowSpec
 from lipsync_train.inference.pipeline import LipSyncPipeline
 from lipsync_train.inference.video import lipsync_video
-from lipsync_train.models import StableSyncNet
+from lipsync_train.networks import StableSyncNet
 from lipsync_train.train import CONF_DIR, train
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.fake_shards, benchmarks.bench_unet
-from tests.fake_shards import write_fake_shards  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.helpers.fake_shards, benchmarks.bench_unet
+from tests.helpers.fake_shards import write_fake_shards  # noqa: E402
 
 
 class StepTimer(pl.Callback):
@@ -59,7 +59,7 @@ def random_expert(path: Path, n_frames: int = 16, image_size: int = 64) -> Path:
     state = {f"net.{k}": v for k, v in net.state_dict().items()}
     state.update(logit_scale=torch.tensor(2.3), logit_bias=torch.tensor(-5.0))
     torch.save({"state_dict": state, "sync_net": {
-        "target": "lipsync_train.models.stable_syncnet.StableSyncNet", "kwargs": net.init_kwargs,
+        "target": "lipsync_train.networks.stable_syncnet.StableSyncNet", "kwargs": net.init_kwargs,
         "distance_kind": "cosine", "window": asdict(WindowSpec(n_frames, image_size)), "state_prefix": "net."}}, path)
     return path
 

@@ -18,8 +18,8 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from data_prep import CONF_DIR
-from data_prep.config import register
-from data_prep.manifest import ManifestError, parse_part
+from data_prep.workflow.config import register
+from data_prep.workflow.manifest import ManifestError, parse_part
 
 log = logging.getLogger("lipsync-prep")
 register()
@@ -38,7 +38,7 @@ def resolved_config(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="data_prep")
 def main(cfg: DictConfig) -> None:
-    from data_prep.pipeline import run, summary_table
+    from data_prep.workflow.pipeline import run, summary_table
 
     try:
         data = resolved_config(cfg)

@@ -24,6 +24,7 @@ can paste generated faces back (:func:`paste_back`).
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -130,3 +131,28 @@ def paste_back(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, mask: np
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]  # (H, W, 1)
     blended = frame.astype(np.float32) * (1 - warped_mask) + warped_face * warped_mask
     return np.clip(blended + 0.5, 0, 255).astype(frame.dtype)
+
+
+def track_affines(frames: np.ndarray, size: int) -> np.ndarray:
+    """(T, H, W, 3) RGB frames -> (T, 2, 3) source -> aligned transforms, NaN where not exactly one face."""
+    from data_prep.faces import track_faces
+    from data_prep.media import VideoSink
+
+    with tempfile.TemporaryDirectory() as tmp:  # the tracker reads a file; write the 25 fps frames once
+        video = Path(tmp) / "source.mp4"
+        sink = VideoSink(video, frames.shape[2], frames.shape[1])
+        for frame in frames:
+            sink.write(frame)
+        sink.close()
+        track = track_faces(video)
+    n = min(len(frames), len(track.landmarks))
+    affines = np.full((len(frames), 2, 3), np.nan, np.float32)
+    ok = np.flatnonzero((track.n_faces[:n] == 1) & np.isfinite(track.landmarks[:n]).all(axis=(1, 2)))
+    if len(ok):
+        affines[ok] = estimate_affines(track.landmarks[ok], size=size)
+    return affines
+
+
+def align(frame: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
+    """Source frame (H, W, 3) -> aligned crop (size, size, 3), as :func:`align_frames` warps."""
+    return cv2.warpAffine(frame, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

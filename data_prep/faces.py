@@ -3,7 +3,7 @@
 For every frame we want the 478-point face mesh (468 + 10 iris points,
 ``refine_landmarks=True``) of the one visible face, and to know when there is
 no face, more than one, or one too small to train on, so those frames can be
-excluded with a reason (:mod:`data_prep.drops`).
+excluded with a reason (:mod:`data_prep.workflow.drops`).
 
 Speed decides how this is built. The face mesh in tracking mode
 (``static_image_mode=False``) skips its face detector while it holds as many

@@ -5,7 +5,7 @@ Conv3d with a 5-frame temporal kernel applied to exactly 5 frames, so its
 output has depth 1 and every later layer has temporal kernel 1: the whole
 tower is a 2-D network on ``(B, 3*5, 224, 224)`` (channel ``c*5 + t``). oneDNN
 runs 2-D convolutions in channels-last layout markedly faster than the 3-D
-ones, which is the main CPU gain of :mod:`evaluation.lse_runner`. The weights
+ones, which is the main CPU gain of :mod:`evaluation.metrics.lse_runner`. The weights
 are *views* of the loaded model's (``reshape`` of the Conv3d kernels), so this
 is a different execution of the same network, not a second copy of it; the
 results differ from the 3-D path only by float32 summation order (about 1e-6

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -180,3 +181,32 @@ def load_fid_inception(path: str | Path, device: str | torch.device = "cpu") -> 
     if missing or unexpected:
         raise ValueError(f"{path}: not the FID Inception layout; missing {missing[:5]}, unexpected {unexpected[:5]}")
     return model.eval().to(device)
+
+
+RANDOM_INCEPTION = ("random-init FIDInceptionV3 (seed 0, BatchNorm statistics calibrated on the reference faces): "
+                    "comparable between runs of this demo only, not a published FID; "
+                    "set score.inception_weights=pt_inception-2015-12-05-6726825d.pth")
+
+def fid_inception_for(weights: str | None, calibration_faces: np.ndarray):
+    """-> (Inception for FID, description). The official weights when given.
+
+    Without them: the same architecture with seeded random weights. Its
+    BatchNorm layers keep their default statistics (mean 0, variance 1), under
+    which activations fade through ~90 layers and every image maps to nearly the
+    same vector (FID ~0 whatever the images); so the statistics are first
+    measured on the reference faces, which keeps random features informative.
+    """
+    if weights:
+        return load_fid_inception(weights), f"official ({weights})"
+    torch.manual_seed(0)
+    model = FIDInceptionV3()
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a plain average over all calibration batches
+    model.train()
+    with torch.no_grad():
+        for i in range(0, len(calibration_faces), 50):
+            batch = torch.from_numpy(np.ascontiguousarray(calibration_faces[i:i + 50]))  # (B, S, S, 3) RGB
+            model(batch.permute(0, 3, 1, 2).float() / 255.0)
+    return model.eval(), RANDOM_INCEPTION

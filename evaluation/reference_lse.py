@@ -7,7 +7,7 @@ reads the frames back (resized to 224x224), ``python_speech_features.mfcc``
 turns the int16 samples into MFCCs, the network runs on one batch of 20
 windows at a time, and ``calc_pdist`` loops over windows in Python. Written
 from the protocol, not copied; the benchmark (``benchmarks/bench_lse.py``) and
-the tests compare :mod:`evaluation.lse` against it.
+the tests compare :mod:`evaluation.metrics.lse` against it.
 """
 
 from __future__ import annotations

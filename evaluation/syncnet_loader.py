@@ -1,7 +1,7 @@
 """Load the syncnet_v2 scorer for LSE from a local file: the official weights or a project checkpoint.
 
 The network itself lives with the other SyncNets in
-:mod:`lipsync_train.models.syncnet_v2` (same key names as the official
+:mod:`lipsync_train.networks.syncnet_v2` (same key names as the official
 ``syncnet_v2.model``); this module is the one place evaluation imports it.
 Accepted files:
 
@@ -58,7 +58,7 @@ def extract_syncnet_state(checkpoint: object, source: str = "<checkpoint>") -> d
 
 def build_syncnet_v2() -> torch.nn.Module:
     """A randomly initialised syncnet_v2 (forward_aud / forward_lip), in eval mode."""
-    from lipsync_train.models.syncnet_v2 import SyncNetV2
+    from lipsync_train.networks.syncnet_v2 import SyncNetV2
 
     return SyncNetV2().eval()
 

@@ -17,7 +17,7 @@ import hydra
 from omegaconf import DictConfig
 
 from data_prep import CONF_DIR
-from lipsync_train.inference.media import load_audio, read_frames, speak_arabic
+from data_prep.media import load_audio, read_frames, speak_arabic
 from lipsync_train.inference.pipeline import LipSyncPipeline
 from lipsync_train.inference.video import LipSyncResult, lipsync_video
 

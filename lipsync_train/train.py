@@ -34,8 +34,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from data_prep import CONF_DIR
-from lipsync_train.cluster import check_multirun_launch, resume_checkpoint, retire_hpc_checkpoints
-from lipsync_train.config_schema import register_configs, validate_targets
+from lipsync_train.launch.cluster import check_multirun_launch, resume_checkpoint, retire_hpc_checkpoints
+from lipsync_train.launch.config_schema import register_configs, validate_targets
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         lg.log_hyperparams({"config": resolved, "git_revision": revision})
 
     if cfg.train:
-        # ckpt_path=None under SLURM: Lightning resumes from a requeued job's hpc_ckpt (lipsync_train/cluster.py)
+        # ckpt_path=None under SLURM: Lightning resumes from a requeued job's hpc_ckpt (lipsync_train/launch/cluster.py)
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg.get("ckpt_path"), output_dir))
         retire_hpc_checkpoints(trainer)  # else validate() below would reload the weights saved at the signal
     metrics: dict[str, float] = {}

@@ -20,7 +20,7 @@ os.environ.setdefault("HYDRA_FULL_ERROR", "1")
 
 @pytest.fixture(scope="session")
 def slurm_cluster():
-    from tests.slurm_helpers import LOCAL_CLUSTER, cluster_responds
+    from tests.helpers.slurm_helpers import LOCAL_CLUSTER, cluster_responds
 
     if cluster_responds():
         yield "existing"

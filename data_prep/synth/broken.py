@@ -1,7 +1,7 @@
 """Bad inputs for the pipeline's drop tests, one kind per drop reason.
 
 Each broken manifest entry carries ``"expect_drop": <reason>`` with the reason
-(:data:`data_prep.drops.REASONS`) the pipeline should give when it rejects it:
+(:data:`data_prep.workflow.drops.REASONS`) the pipeline should give when it rejects it:
 
 - ``unreachable_url``: a ``file://`` URL whose file does not exist;
 - ``corrupt_file``: a real mp4 cut to a third of its bytes (its index, written

@@ -30,8 +30,9 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from lipsync_train.data.shard_index import read_split
-from lipsync_train.data.windows import WindowSpec, fixed_val_pairs, sample_train_pairs
+from data_prep.shard_index import read_split
+from data_prep.window_spec import WindowSpec
+from lipsync_train.data.windows import fixed_val_pairs, sample_train_pairs
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The sampling pipeline: trained UNet + VAE + Whisper + an inference scheduler -> generated aligned faces.
+"""The sampling pipeline: trained UNet + VAE + audio encoder + an inference scheduler -> generated aligned faces.
 
 The diffusers separation: the models are plain modules, the scheduler is a
 separate object built from the training schedule's betas
@@ -20,11 +20,11 @@ from typing import Any
 
 import torch
 
-from lipsync_train.models.audio_encoder import WhisperAudioEncoder
-from lipsync_train.models.unet import LipSyncUNet
-from lipsync_train.models.vae import FrozenVAE
-from lipsync_train.mouth_mask import MouthRegion, latent_mask, mouth_mask
-from lipsync_train.noise_schedule import NoiseSchedule
+from lipsync_train.networks.audio_encoder import AudioEncoder, build_audio_encoder
+from lipsync_train.networks.unet import LipSyncUNet
+from lipsync_train.networks.vae import FrozenVAE
+from data_prep.mouth_mask import MouthRegion, latent_mask, mouth_mask
+from lipsync_train.networks.noise_schedule import NoiseSchedule
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def _strip(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tenso
 class LipSyncPipeline:
     """Generate the mouth region of aligned faces for given audio tokens."""
 
-    def __init__(self, net: LipSyncUNet, vae: FrozenVAE, audio_encoder: WhisperAudioEncoder,
+    def __init__(self, net: LipSyncUNet, vae: FrozenVAE, audio_encoder: AudioEncoder,
                  schedule: NoiseSchedule, image_size: int, region: MouthRegion | None = None,
                  sampler: str = "ddim", device: str = "cpu"):
         self.net, self.vae, self.audio_encoder = net.eval().to(device), vae.eval().to(device), audio_encoder.to(device)
@@ -64,7 +64,7 @@ class LipSyncPipeline:
         spec, state = ckpt["lipsync_unet"], ckpt["state_dict"]
         net = LipSyncUNet(spec["unet"], temporal=spec["temporal"], temporal_heads=spec["temporal_heads"])
         vae = FrozenVAE(config=spec["vae"], scaling_factor=spec["vae_scaling_factor"])
-        encoder = WhisperAudioEncoder(config=spec["whisper"], window=spec["audio_window"])
+        encoder = build_audio_encoder(spec.get("audio_encoder") or spec)  # old checkpoints: "whisper" + "audio_window"
         prefix = "ema_net." if use_ema and spec.get("ema") else "net."
         net.load_state_dict(_strip(state, prefix))
         vae.load_state_dict(_strip(state, "vae."))

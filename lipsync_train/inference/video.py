@@ -24,16 +24,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from data_prep.face_align import estimate_affines, paste_back
+from data_prep.face_align import align, paste_back, track_affines
 from data_prep.schema import SAMPLES_PER_FRAME
-from lipsync_train.inference.media import VideoSink, mux, write_wav
+from data_prep.media import VideoSink, mux, write_wav
 from lipsync_train.inference.pipeline import LipSyncPipeline
-from lipsync_train.mouth_mask import MouthRegion, mouth_mask
+from data_prep.mouth_mask import MouthRegion, mouth_mask
 
 log = logging.getLogger(__name__)
 
@@ -64,30 +63,6 @@ def source_indices(n_source: int, n_out: int, mode: str = "pingpong") -> np.ndar
     if mode == "hold":
         return np.minimum(t, n_source - 1)
     raise ValueError(f"loop={mode!r}: expected 'pingpong', 'loop' or 'hold'")
-
-
-def track_affines(frames: np.ndarray, size: int) -> np.ndarray:
-    """(T, H, W, 3) RGB frames -> (T, 2, 3) source -> aligned transforms, NaN where not exactly one face."""
-    from data_prep.faces import track_faces
-
-    with tempfile.TemporaryDirectory() as tmp:  # the tracker reads a file; write the 25 fps frames once
-        video = Path(tmp) / "source.mp4"
-        sink = VideoSink(video, frames.shape[2], frames.shape[1])
-        for frame in frames:
-            sink.write(frame)
-        sink.close()
-        track = track_faces(video)
-    n = min(len(frames), len(track.landmarks))
-    affines = np.full((len(frames), 2, 3), np.nan, np.float32)
-    ok = np.flatnonzero((track.n_faces[:n] == 1) & np.isfinite(track.landmarks[:n]).all(axis=(1, 2)))
-    if len(ok):
-        affines[ok] = estimate_affines(track.landmarks[ok], size=size)
-    return affines
-
-
-def align(frame: np.ndarray, affine: np.ndarray, size: int) -> np.ndarray:
-    """Source frame (H, W, 3) -> aligned crop (size, size, 3), as ``data_prep.face_align.align_frames`` warps."""
-    return cv2.warpAffine(frame, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def paste_mouth(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, region: MouthRegion | None = None,

@@ -1,0 +1,1 @@
+"""Lightning modules: the SyncNet expert (``syncnet_module.py``) and the latent diffusion UNet (``unet_module.py``)."""

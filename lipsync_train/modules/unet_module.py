@@ -1,0 +1,204 @@
+"""LightningModule that trains the audio-conditioned latent diffusion UNet.
+
+One training step on a batch of windows (B clips x T frames, see ``unet_windows.py``):
+
+1. encode target, mouth-masked target and reference frames with the frozen VAE;
+2. read per-frame tokens from the frozen audio encoder (``networks/audio_encoder.py``); replace a clip's
+   tokens by zeros with probability ``audio_dropout``, which trains the
+   unconditional model classifier-free guidance needs at inference;
+3. noise the target latents at one timestep per clip, predict with the UNet
+   and regress the noise (``epsilon``) or ``v`` (noise schedule config);
+4. optionally decode the one-step clean estimate with the VAE and add the
+   SyncNet expert loss (``syncnet_weight``) and a pixel L1 on the mouth region
+   (``pixel_l1_weight``).
+
+Recipes are switched by config only: stage 1 trains the whole UNet with
+``syncnet_weight: 0``; stage 2 sets ``init_from`` (the stage-1 checkpoint),
+``trainable_modules`` (regexes over parameter names, e.g. attention layers) and
+``syncnet_weight > 0``. ``ema_decay`` keeps an EMA copy of the UNet (``ema_net``,
+used by inference). ``vae_warmup_steps`` exists only for the tiny CPU recipe,
+where no pretrained VAE is available: the VAE learns reconstruction for that
+many steps, then freezes before the UNet starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from typing import Any, Callable
+
+import pytorch_lightning as pl
+import torch
+
+from lipsync_train.networks.audio_encoder import AudioEncoder, encoder_spec
+from lipsync_train.networks.plain_config import plain_config
+from lipsync_train.networks.unet import LipSyncUNet
+from lipsync_train.networks.vae import FrozenVAE
+from data_prep.mouth_mask import MouthRegion, latent_mask, mouth_mask
+from lipsync_train.networks.noise_schedule import NoiseSchedule
+from lipsync_train.losses.diffusion import denoising_loss, masked_pixel_l1
+from lipsync_train.losses.sync_loss import SyncNetLoss
+
+log = logging.getLogger(__name__)
+
+
+class LipSyncDiffusionModule(pl.LightningModule):
+    """UNet + frozen VAE + frozen audio encoder (+ frozen SyncNet expert) with the losses of issue 7."""
+
+    def __init__(self, net: LipSyncUNet, vae: FrozenVAE, audio_encoder: AudioEncoder,
+                 noise_schedule: NoiseSchedule, optimizer: Callable[..., torch.optim.Optimizer],
+                 scheduler: Callable[..., Any] | None = None, syncnet_ckpt: str | None = None,
+                 syncnet_weight: float = 0.0, pixel_l1_weight: float = 0.0, audio_dropout: float = 0.1,
+                 trainable_modules: list[str] | None = None, ema_decay: float = 0.0, vae_warmup_steps: int = 0,
+                 mask_region: dict[str, float] | None = None, image_size: int = 64, init_from: str | None = None):
+        super().__init__()
+        self.save_hyperparameters(logger=False, ignore=["net", "vae", "audio_encoder", "noise_schedule",
+                                                        "optimizer", "scheduler"])
+        if not 0 <= audio_dropout < 1:
+            raise ValueError(f"model.audio_dropout={audio_dropout}: expected a probability in [0, 1)")
+        if syncnet_weight > 0 and not syncnet_ckpt:
+            raise ValueError("model.syncnet_weight > 0 needs model.syncnet_ckpt (a SyncNet expert checkpoint)")
+        self.net, self.vae, self.audio_encoder, self.schedule = net, vae, audio_encoder, noise_schedule
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.sync_loss = SyncNetLoss(syncnet_ckpt) if syncnet_ckpt else None
+        self.region = MouthRegion(**(mask_region or {}))
+        self.register_buffer("pixel_mask", torch.from_numpy(mouth_mask(image_size, self.region))[None, None],
+                             persistent=False)  # (1, 1, S, S)
+        self.register_buffer("latent_mask", latent_mask(image_size, vae.downsample, self.region),
+                             persistent=False)  # (1, 1, h, w)
+        if init_from:
+            self._load_weights(init_from)
+        self._select_trainable(trainable_modules)
+        self.ema_net = copy.deepcopy(net).requires_grad_(False) if ema_decay > 0 else None
+        self.run_config: dict | None = None  # set by train.py, saved in checkpoints
+        self.git_revision: str | None = None
+
+    # --- set-up ---------------------------------------------------------------------------------------------
+    def _load_weights(self, path: str) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        keep = {k: v for k, v in state.items() if k.split(".")[0] in ("net", "vae", "ema_net")}
+        if "ema_net.unet.conv_in.weight" in keep:  # stage 2 starts from the smoothed stage-1 weights
+            keep.update({"net." + k[len("ema_net."):]: v for k, v in keep.items() if k.startswith("ema_net.")})
+        missing, unexpected = self.load_state_dict({k: v for k, v in keep.items() if not k.startswith("ema_net.")},
+                                                   strict=False)
+        log.info("init_from %s: %d tensors loaded, %d missing", path, len(keep), len(missing))
+
+    def _select_trainable(self, patterns: list[str] | None) -> None:
+        if patterns is None:
+            return
+        regexes = [re.compile(p) for p in patterns]
+        n = 0
+        for name, p in self.net.named_parameters():
+            p.requires_grad_(any(r.search(name) for r in regexes))
+            n += p.numel() if p.requires_grad else 0
+        if n == 0:
+            raise ValueError(f"model.trainable_modules={list(patterns)} matches no parameter of model.net")
+        log.info("trainable UNet parameters: %.2fM (patterns %s)", n / 1e6, list(patterns))
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        params = [p for p in self.net.parameters() if p.requires_grad]
+        if self.hparams.vae_warmup_steps > 0:
+            params += list(self.vae.parameters())
+        optimizer = self.optimizer_factory(params=params)
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer), "interval": "step"}}
+
+    # --- the pieces of a step --------------------------------------------------------------------------------
+    def audio_tokens(self, batch: dict[str, Any], n_frames: int) -> torch.Tensor:
+        """The audio encoder's tokens for the batch's windows -> (B T, K, D)."""
+        return self.audio_encoder.window_tokens(batch, n_frames).flatten(0, 1)
+
+    def encode_inputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Frames -> latents: target, masked target, reference (N, C, h, w), pixels (N, 3, S, S) in [-1, 1]."""
+        frames = batch["video"].flatten(0, 1).float() / 127.5 - 1.0  # (N, 3, S, S)
+        reference = batch["reference"].flatten(0, 1).float() / 127.5 - 1.0
+        with torch.no_grad():
+            latents = self.vae.encode(frames)
+            masked = self.vae.encode(frames * (1 - self.pixel_mask))
+            ref = self.vae.encode(reference)
+        return {"pixels": frames, "latents": latents, "masked": masked, "reference": ref}
+
+    def diffusion_losses(self, batch: dict[str, Any], generator: torch.Generator | None = None,
+                         dropout: float = 0.0) -> dict[str, torch.Tensor]:
+        b, t = batch["video"].shape[:2]
+        x = self.encode_inputs(batch)
+        tokens = self.audio_tokens(batch, t)  # (N, K, D)
+        if dropout > 0:
+            keep = (torch.rand(b, generator=generator) >= dropout).to(tokens).repeat_interleave(t)  # (N,)
+            tokens = tokens * keep[:, None, None]
+        timesteps = self.schedule.sample_timesteps(b, self.device, generator).repeat_interleave(t)  # (N,)
+        noise = torch.randn(x["latents"].shape, generator=generator).to(x["latents"])
+        noisy = self.schedule.add_noise(x["latents"], noise, timesteps)
+        mask = self.latent_mask.expand(len(noisy), -1, -1, -1)
+        pred = self.net(noisy, mask, x["masked"], x["reference"], timesteps, tokens, num_frames=t)
+        losses = {"noise": denoising_loss(pred, self.schedule.target(x["latents"], noise, timesteps))}
+        h = self.hparams
+        if h.syncnet_weight > 0 or h.pixel_l1_weight > 0:
+            estimate = self.vae.decode(self.schedule.predict_x0(noisy, pred, timesteps))  # (N, 3, S, S)
+            if h.pixel_l1_weight > 0:
+                losses["pixel_l1"] = masked_pixel_l1(estimate, x["pixels"], self.pixel_mask)
+            if h.syncnet_weight > 0:
+                losses["sync"] = self.sync_loss(estimate.unflatten(0, (b, t)), batch["sync_audio"])
+        losses["loss"] = (losses["noise"] + h.syncnet_weight * losses.get("sync", 0.0)
+                          + h.pixel_l1_weight * losses.get("pixel_l1", 0.0))
+        return losses
+
+    # --- Lightning hooks -------------------------------------------------------------------------------------
+    def _in_vae_warmup(self) -> bool:
+        return self.global_step < self.hparams.vae_warmup_steps
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        warm = self._in_vae_warmup()
+        self.vae.vae.requires_grad_(warm)
+        self.vae.train(warm)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        n = len(batch["key"])
+        if self._in_vae_warmup():
+            # every 4th frame: neighbouring frames are near duplicates, so this is ~4x cheaper for the same fit
+            images = torch.cat([batch["video"][:, ::4].flatten(0, 1), batch["reference"][:, :1].flatten(0, 1)])
+            loss = self.vae.reconstruction_loss(images.float() / 127.5 - 1.0)
+            self.log("train/vae_l1", loss, on_step=True, prog_bar=True, batch_size=n)
+            return loss
+        losses = self.diffusion_losses(batch, dropout=self.hparams.audio_dropout)
+        for name, value in losses.items():
+            self.log(f"train/{name}", value, on_step=True, prog_bar=name == "loss", batch_size=n)
+        return losses["loss"]
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema_net is None or self._in_vae_warmup():
+            return
+        decay = self.hparams.ema_decay
+        with torch.no_grad():
+            for ema, live in zip(self.ema_net.parameters(), self.net.parameters()):
+                ema.lerp_(live.detach(), 1.0 - decay)
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        generator = torch.Generator().manual_seed(1000 + batch_idx)  # same noise and timesteps every time
+        losses = self.diffusion_losses(batch, generator=generator)
+        for name, value in losses.items():
+            self.log(f"val/{name}", value, on_step=False, on_epoch=True, prog_bar=name == "loss",
+                     batch_size=len(batch["key"]))
+
+    # --- checkpoints -----------------------------------------------------------------------------------------
+    def export_spec(self) -> dict[str, Any]:
+        """Everything inference needs to rebuild the modules without pretrained paths (plain types)."""
+        return {"unet": plain_config(self.net.unet.config), "temporal": len(self.net.temporal) > 0,
+                "temporal_heads": self.net.temporal_heads,
+                "vae": plain_config(self.vae.vae.config), "vae_scaling_factor": self.vae.scaling_factor,
+                "audio_encoder": encoder_spec(self.audio_encoder),
+                "noise_schedule": {k: self.schedule.config[k] for k in (
+                    "num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "prediction_type",
+                    "rescale_betas_zero_snr")},
+                "mask_region": dict(self.region.__dict__), "image_size": self.hparams.image_size,
+                "ema": self.ema_net is not None}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["lipsync_unet"] = self.export_spec()
+        if self.run_config is not None:
+            checkpoint["config"] = self.run_config
+        if self.git_revision is not None:
+            checkpoint["git_revision"] = self.git_revision
