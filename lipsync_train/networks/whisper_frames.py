@@ -36,8 +36,10 @@ transformers *source tree only*: it is not in the wheels (checked 4.48.0 and 5.2
 is imported from transformers when it is importable and otherwise is the verbatim copy below
 (upstream commit 01080c629600d4ff3121446bb4f4a2e240c2cf41); the conversion then loads the
 encoder *strictly*: a leftover or missing tensor is an error naming every key. fp16 tensors are
-cast to the encoder's dtype (float32 by default; LatentSync also runs fp32 on CPU, while on CUDA
-its ``transcribe`` runs the encoder in fp16).
+cast to the encoder's dtype (float32 by default, which is what LatentSync computes on CPU). On CUDA,
+LatentSync's ``transcribe`` runs the encoder in fp16 (weights kept fp32 and cast per op, LayerNorm and
+softmax in fp32) in training (``train_unet.py``, features cached) and inference alike, so the released
+UNet saw fp16-rounded features; pass ``dtype=torch.float16`` to get close to that (not bit-equal).
 
 Parity with LatentSync's own code is tested in ``tests/lipsync_train/test_latentsync_syncnet_parity.py``.
 """
