@@ -31,7 +31,7 @@ from pathlib import Path
 
 
 from data_prep import schema
-from data_prep.audio_features import clip_features, STEPS_PER_FRAME
+from data_prep.audio_features import audio_window, clip_features, frames_covered
 from lipsync_train.data.datamodule import SyncPairStream
 from data_prep.shard_index import read_split
 from data_prep.window_spec import WindowSpec, prepare_frames
@@ -57,12 +57,12 @@ def naive_samples(paths: list[str], spec: WindowSpec, n: int, min_shift: int, se
             mjpeg, offsets = read(schema.FRAMES), schema.decode_npy(read(schema.FRAME_INDEX))
             audio, _ = schema.decode_wav(read(schema.AUDIO))
         feats = clip_features(audio, spec.audio_kind, spec.n_audio_bins)
-        n_frames = min(len(offsets) - 1, feats.shape[1] // STEPS_PER_FRAME)
+        n_frames = min(len(offsets) - 1, frames_covered(feats.shape[1], spec.audio_kind, spec.n_frames))
         start = rng.randrange(n_frames - spec.n_frames + 1)
         audio_start = start if rng.random() < 0.5 else rng.choice(
             [s for s in range(n_frames - spec.n_frames + 1) if abs(s - start) >= min_shift])
         video = prepare_frames(schema.decode_frames(mjpeg, offsets, start, start + spec.n_frames), spec)
-        a = feats[:, STEPS_PER_FRAME * audio_start:STEPS_PER_FRAME * (audio_start + spec.n_frames)]
+        a = audio_window(feats, spec.audio_kind, audio_start, spec.n_frames)
         yield video, a
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from data_prep.audio_features import check_kind
+
 
 @dataclass(frozen=True)
 class WindowSpec:
@@ -22,7 +24,7 @@ class WindowSpec:
     image_size: int = 64  # faces are resized to image_size x image_size
     crop: str = "lower_half"  # "lower_half" (mouth region) or "full"
     channel_order: str = "rgb"  # "rgb", or "bgr" for the syncnet_v2 convention
-    audio_kind: str = "mel"  # "mel" or "mfcc"
+    audio_kind: str = "mel"  # "mel", "mfcc" or "latentsync_mel" (data_prep/audio_features.py)
     n_audio_bins: int = 80
 
     def __post_init__(self):
@@ -30,6 +32,7 @@ class WindowSpec:
             raise ValueError(f"data.crop={self.crop!r}: expected 'lower_half' or 'full'")
         if self.channel_order not in ("rgb", "bgr"):
             raise ValueError(f"data.channel_order={self.channel_order!r}: expected 'rgb' or 'bgr'")
+        check_kind(self.audio_kind)
 
 
 def prepare_frames(frames: np.ndarray, spec: WindowSpec) -> np.ndarray:

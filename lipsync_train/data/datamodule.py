@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 def collate_pairs(pairs: list[dict[str, Any]]) -> dict[str, Any]:
-    """List of pair dicts -> batch: key list, video (B, T, 3, h, w) uint8, audio (B, F, 4T), label (B,)."""
+    """List of pair dicts -> batch: key list, video (B, T, 3, h, w) uint8, audio (B, F, L), label (B,), ..."""
     batch: dict[str, Any] = {"key": [p["key"] for p in pairs]}
     for name in pairs[0]:
         if name != "key":
@@ -171,8 +171,15 @@ class SyncPairDataModule(pl.LightningDataModule):
             log.info("%s: %d fixed pairs from %d shards", h.val_split, len(pairs), len(val.paths))
 
     def _epoch(self) -> int:
+        """The epoch whose data the train stream yields: ``trainer.current_epoch``, or the batches this rank
+        has run // batches per epoch when that is larger. They agree at every epoch start, except right after
+        resuming from a checkpoint written at an epoch's last batch (``last.ckpt`` every N steps), where
+        Lightning makes the loader before it counts that epoch as done and would replay its data."""
         trainer = getattr(self, "trainer", None)
-        return trainer.current_epoch if trainer is not None else 0
+        if trainer is None:
+            return 0
+        done = trainer.fit_loop.epoch_loop.batch_progress.total.processed
+        return max(trainer.current_epoch, done // self.hparams.batches_per_epoch)
 
     def _rank_world(self) -> tuple[int, int] | None:
         trainer = getattr(self, "trainer", None)

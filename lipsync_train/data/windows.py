@@ -8,6 +8,8 @@ start frame) and negatives (audio from a start at least ``min_shift`` frames
 away in the same clip, or from another recent clip), half and half.
 :func:`fixed_val_pairs` draws the same pairs every time, seeded by the sample
 key, and adds the audio context around each window for the offset metric.
+Audio windows and contexts are cut by :mod:`data_prep.audio_features` for the
+spec's feature kind (100 Hz mel / MFCC or LatentSync's 80 Hz mel).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 
 from data_prep import schema
 from data_prep.window_spec import WindowSpec, prepare_frames
-from data_prep.audio_features import STEPS_PER_FRAME, clip_features
+from data_prep.audio_features import audio_context, audio_window, clip_features, context_steps, frames_covered
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,9 @@ class ClipWindows:
         audio, rate = schema.decode_wav(sample[schema.AUDIO])
         if rate != schema.SAMPLE_RATE:
             raise ValueError(f"shard sample {self.key!r}: audio at {rate} Hz, expected {schema.SAMPLE_RATE}")
-        self.features = clip_features(audio, spec.audio_kind, spec.n_audio_bins)  # (F, 4 * T_audio)
-        self.n_frames = min(len(self._offsets) - 1, self.features.shape[1] // STEPS_PER_FRAME)
+        self.features = clip_features(audio, spec.audio_kind, spec.n_audio_bins)  # (F, steps)
+        self.n_frames = min(len(self._offsets) - 1,
+                            frames_covered(self.features.shape[1], spec.audio_kind, spec.n_frames))
         size = schema.ClipMeta.from_json(sample[schema.META]).size if schema.META in sample else spec.image_size
         self._reduce = max([r for r in (1, 2, 4, 8) if size // r >= spec.image_size] or [1])
         self._cache: dict[int, np.ndarray] = {}
@@ -70,16 +73,16 @@ class ClipWindows:
         return np.stack([self._cache[t] for t in range(start, stop)])
 
     def audio(self, start: int) -> np.ndarray:
-        """-> (F, 4T) float32 audio features of frames start .. start + T."""
-        s = STEPS_PER_FRAME * start
-        return self.features[:, s:s + STEPS_PER_FRAME * self.spec.n_frames]
+        """-> (F, L) float32 audio window of frames start .. start + T (L = 4T, or 52 for 16 frames of latentsync_mel)."""
+        return audio_window(self.features, self.spec.audio_kind, start, self.spec.n_frames)
 
-    def audio_context(self, start: int, max_offset: int) -> np.ndarray | None:
-        """-> (F, 4 (T + 2 max_offset)) features from start - max_offset, or None near the clip edges."""
+    def audio_context(self, start: int, max_offset: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """-> (context (F, C), offsets (2 max_offset + 1,)) of :func:`data_prep.audio_features.audio_context`
+        (for the 100 Hz kinds: the features of frames start - max_offset .. start + T + max_offset), or None
+        near the clip edges."""
         if start < max_offset or start + self.spec.n_frames + max_offset > self.n_frames:
             return None
-        s = STEPS_PER_FRAME * (start - max_offset)
-        return self.features[:, s:s + STEPS_PER_FRAME * (self.spec.n_frames + 2 * max_offset)]
+        return audio_context(self.features, self.spec.audio_kind, start, self.spec.n_frames, max_offset)
 
 
 def _shifted_start(start: int, n_starts: int, min_shift: int, rng: random.Random) -> int | None:
@@ -89,7 +92,7 @@ def _shifted_start(start: int, n_starts: int, min_shift: int, rng: random.Random
 
 def sample_train_pairs(samples: Iterable[dict[str, Any]], spec: WindowSpec, windows_per_clip: int, min_shift: int,
                        p_other_clip: float, rng: random.Random, max_unusable: int = 1000) -> Iterator[dict[str, Any]]:
-    """Shard samples -> pair dicts ``{key, video (T,3,h,w) uint8, audio (F,4T) float32, label, audio_shift}``.
+    """Shard samples -> pair dicts ``{key, video (T,3,h,w) uint8, audio (F,L) float32, label, audio_shift}``.
 
     ``audio_shift`` is the audio start minus the video start in frames (0 for positives,
     ``OTHER_CLIP`` when the audio is another clip's); kept for tests and data audits.
@@ -128,9 +131,13 @@ def sample_train_pairs(samples: Iterable[dict[str, Any]], spec: WindowSpec, wind
 
 def fixed_val_pairs(samples: Iterable[dict[str, Any]], spec: WindowSpec, windows_per_clip: int, min_shift: int,
                     max_offset: int, seed: int, max_pairs: int) -> list[dict[str, Any]]:
-    """The validation set: the same pairs on every call, seeded by each sample key (shift negatives only)."""
+    """The validation set: the same pairs on every call, seeded by each sample key (shift negatives only).
+
+    Each pair also holds ``audio_context`` / ``audio_context_offsets`` (zeros and ``has_context=False``
+    near the clip edges) for ``val/offset_acc``.
+    """
     pairs: list[dict[str, Any]] = []
-    ctx_steps = STEPS_PER_FRAME * (spec.n_frames + 2 * max_offset)
+    ctx_steps = context_steps(spec.audio_kind, spec.n_frames, max_offset)
     for sample in samples:
         clip = ClipWindows(sample, spec)
         if clip.n_starts <= min_shift:
@@ -143,11 +150,12 @@ def fixed_val_pairs(samples: Iterable[dict[str, Any]], spec: WindowSpec, windows
             shifted = start if label else _shifted_start(start, clip.n_starts, min_shift, rng)
             if shifted is None:
                 continue
-            ctx = clip.audio_context(start, max_offset)
+            found = clip.audio_context(start, max_offset)
+            ctx, offsets = found if found is not None else (
+                np.zeros((clip.features.shape[0], ctx_steps), np.float32), np.zeros(2 * max_offset + 1, np.int64))
             pairs.append({
                 "key": clip.key, "video": clip.video(start), "audio": clip.audio(shifted), "label": float(label),
-                "audio_context": ctx if ctx is not None else np.zeros((clip.features.shape[0], ctx_steps), np.float32),
-                "has_context": ctx is not None,
+                "audio_context": ctx, "audio_context_offsets": offsets, "has_context": found is not None,
             })
         if len(pairs) >= max_pairs:
             break

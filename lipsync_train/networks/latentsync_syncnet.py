@@ -29,6 +29,12 @@ in ``[-1, 1]`` (256 px), stacked to ``(B, 48, H, W)`` with channel ``3 * frame +
 :mod:`data_prep.latentsync_audio`. Because of the final ReLU both embeddings are non-negative, so
 their cosine is in ``[0, 1]`` and LatentSync uses it directly as the sync probability
 (``BCELoss(cosine, y)``).
+
+The SyncNet interface's window hooks (``lipsync_train/networks/__init__.py``) map our windows to those
+inputs: :meth:`LatentSyncSyncNet.window_video` takes prepared lower halves ``(B, 16, 3, H/2, W)``
+0..255 and normalises them as LatentSync's ``ImageProcessor`` does (``(x / 255 - 0.5) / 0.5``), then
+stacks them; :meth:`LatentSyncSyncNet.window_audio` adds the channel axis to the ``latentsync_mel``
+window. ``cosine_is_probability`` tells the losses to use BCE on the cosine itself.
 """
 
 from __future__ import annotations
@@ -170,6 +176,7 @@ class LatentSyncSyncNet(nn.Module):
         self.in_frames = int(visual_encoder["in_channels"]) // 3
         self.init_kwargs = {"audio_encoder": _plain(audio_encoder), "visual_encoder": _plain(visual_encoder)}
         self.distance_kind = "cosine"
+        self.cosine_is_probability = True  # final ReLU: the cosine is in [0, 1] and trained with BCE on it
 
     @classmethod
     def from_latentsync_config(cls, config: Mapping[str, Any] | str | Path, **kwargs) -> LatentSyncSyncNet:
@@ -197,6 +204,25 @@ class LatentSyncSyncNet(nn.Module):
             raise ValueError(f"this SyncNet takes {self.in_frames} frames, got {f}")
         stacked = frames.reshape(b, f * c, h, w)
         return stacked[:, :, h // 2:, :]
+
+    def window_video(self, video: torch.Tensor) -> torch.Tensor:
+        """Our window (``prepare_frames``, crop ``lower_half``): ``(B, F, 3, h, w)`` float 0..255 lower halves
+        -> ``(B, 3F, h, w)`` in [-1, 1], the stacked input LatentSync feeds ``embed_video``."""
+        if video.dim() != 5 or video.shape[2] != 3:
+            raise ValueError(f"expected a window (B, F, 3, h, w), got {tuple(video.shape)}")
+        b, f, c, h, w = video.shape
+        if f != self.in_frames:
+            raise ValueError(f"this SyncNet takes {self.in_frames} frames, got {f} (data.n_frames)")
+        if h != w - w // 2:
+            raise ValueError(f"LatentSync's SyncNet reads lower halves (h = w / 2), got a {h} x {w} window: "
+                             f"set data.crop=lower_half")
+        return ((video / 255.0 - 0.5) / 0.5).reshape(b, f * c, h, w)
+
+    def window_audio(self, mel: torch.Tensor) -> torch.Tensor:
+        """Our ``latentsync_mel`` window ``(B, 80, 52)`` -> ``(B, 1, 80, 52)``."""
+        if mel.dim() != 3:
+            raise ValueError(f"expected a mel window (B, 80, L), got {tuple(mel.shape)}")
+        return mel.unsqueeze(1)
 
     # ------------------------------------------------------------------ embeddings
     def embed_video(self, frames: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,10 @@ syncnet_python: embed every window of video and audio, pad the audio embeddings
 with ``max_offset`` zero vectors each side, average the distance at each shift
 over the clip; offset = ``max_offset - argmin``, confidence = median - min.
 With offset ``k`` the audio belonging to video frame ``t`` is audio frame ``t - k``.
+Windows are cut in our format (:func:`data_prep.window_spec.prepare_frames`,
+:func:`data_prep.audio_features.audio_window` for the checkpoint's feature kind) and
+handed to the net through its window hooks (:mod:`lipsync_train.networks.sync_windows`),
+so LatentSync's converted StableSyncNet scores clips like our own experts.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from hydra.utils import get_object
 from torch import nn
 
 from data_prep.schema import SAMPLES_PER_FRAME
-from data_prep.audio_features import STEPS_PER_FRAME, clip_features
+from data_prep.audio_features import audio_window, clip_features, frames_covered
 from data_prep.window_spec import WindowSpec, prepare_frames
-from lipsync_train.networks import SyncNetV2, embedding_distance
+from lipsync_train.networks import SyncNetV2, embed_windows, embedding_distance
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +41,10 @@ V2_WINDOW = WindowSpec(n_frames=5, image_size=224, crop="full", channel_order="b
 class SyncScorer:
     """A SyncNet in eval mode plus the window format it was trained on."""
 
-    def __init__(self, net: nn.Module, window: WindowSpec, device: str = "cpu", batch_size: int = 64):
+    def __init__(self, net: nn.Module, window: WindowSpec, device: str = "cpu", batch_size: int = 64,
+                 extra_state: dict[str, Any] | None = None):
         self.net, self.window, self.device, self.batch_size = net.eval().to(device), window, device, batch_size
+        self.extra_state = extra_state or {}  # checkpoint tensors outside the net (a BCE expert's logit scale / bias)
 
     @torch.no_grad()
     def window_embeddings(self, frames: np.ndarray, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,17 +53,19 @@ class SyncScorer:
         t = min(len(frames), len(audio) // SAMPLES_PER_FRAME)
         if t < n:
             raise ValueError(f"clip of {t} frames is shorter than the scorer's window of {n} frames")
+        kind = self.window.audio_kind
+        feats = torch.from_numpy(clip_features(audio[:t * SAMPLES_PER_FRAME], kind, self.window.n_audio_bins))
+        t = min(t, frames_covered(feats.shape[1], kind, n))  # (F, steps) features cover t frames
         video = torch.from_numpy(prepare_frames(frames[:t], self.window))  # (T, 3, h, w) uint8
-        feats = torch.from_numpy(clip_features(audio[:t * SAMPLES_PER_FRAME], self.window.audio_kind,
-                                               self.window.n_audio_bins))  # (F, 4T)
         starts = range(t - n + 1)
         v_emb, a_emb = [], []
         for i in range(0, len(starts), self.batch_size):
             chunk = starts[i:i + self.batch_size]
             v = torch.stack([video[s:s + n] for s in chunk]).float().to(self.device)  # (B, n, 3, h, w)
-            a = torch.stack([feats[:, STEPS_PER_FRAME * s:STEPS_PER_FRAME * (s + n)] for s in chunk]).to(self.device)
-            v_emb.append(self.net.embed_video(v).float())
-            a_emb.append(self.net.embed_audio(a).float())
+            a = torch.stack([audio_window(feats, kind, s, n) for s in chunk]).to(self.device)  # (B, F, L)
+            a_batch, v_batch = embed_windows(self.net, v, a)
+            v_emb.append(v_batch.float())
+            a_emb.append(a_batch.float())
         return torch.cat(v_emb), torch.cat(a_emb)
 
     def shift_distances(self, frames: np.ndarray, audio: np.ndarray, max_offset: int = 15) -> torch.Tensor:
@@ -86,17 +94,38 @@ def _load(path: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def read_sync_net_checkpoint(ckpt_path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A lipsync-train SyncNet checkpoint -> ``(sync_net info, net state without the prefix, other state)``.
+
+    The "other state" holds the ``state_dict`` entries outside the net (the BCE expert's ``logit_scale`` /
+    ``logit_bias``). Raises naming the file when it does not exist or has no ``sync_net`` entry.
+    """
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sync scorer checkpoint {str(path)!r} does not exist")
+    ckpt = _load(path)
+    if "sync_net" not in ckpt:
+        raise KeyError(f"{path}: not a lipsync-train SyncNet checkpoint (no 'sync_net' field)")
+    return _split_sync_net(ckpt)
+
+
+def _split_sync_net(ckpt: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    info, prefix = ckpt["sync_net"], ckpt["sync_net"]["state_prefix"]
+    state = ckpt.get("state_dict", {})
+    net_state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    return info, net_state, {k: v for k, v in state.items() if not k.startswith(prefix)}
+
+
 def load_sync_scorer(ckpt_path: str | Path, device: str = "cpu") -> SyncScorer:
     """A lipsync-train SyncNet checkpoint, or an official ``syncnet_v2.model`` state dict -> SyncScorer."""
     path = Path(ckpt_path)
     if not path.is_file():
         raise FileNotFoundError(f"sync scorer checkpoint {str(path)!r} does not exist")
     ckpt = _load(path)
+    extra: dict[str, Any] = {}
     if "sync_net" in ckpt:
-        info = ckpt["sync_net"]
+        info, state, extra = _split_sync_net(ckpt)
         net = get_object(info["target"])(**info["kwargs"])
-        prefix = info["state_prefix"]
-        state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
         if info.get("window") is None:
             raise KeyError(f"{path}: field 'sync_net.window' is empty; the checkpoint was saved without a datamodule")
         window = WindowSpec(**info["window"])
@@ -106,7 +135,7 @@ def load_sync_scorer(ckpt_path: str | Path, device: str = "cpu") -> SyncScorer:
         raise KeyError(f"{path}: neither a lipsync-train checkpoint (no 'sync_net' field) nor a syncnet_v2 "
                        f"state dict (no 'netcnnaud.*' keys)")
     net.load_state_dict(state)
-    return SyncScorer(net, window, device)
+    return SyncScorer(net, window, device, extra_state=extra)
 
 
 def export_syncnet_v2(ckpt_path: str | Path, out_path: str | Path) -> Path:
