@@ -168,12 +168,17 @@ class FIDInceptionV3(nn.Module):
         return F.adaptive_avg_pool2d(x, (1, 1)).flatten(1)  # (B, 2048)
 
 
+PT_INCEPTION_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
+
+
 def load_fid_inception(path: str | Path, device: str | torch.device = "cpu") -> FIDInceptionV3:
     """pytorch-fid's weight file (a state dict) -> FIDInceptionV3 in eval mode; strict keys and shapes."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"inception_weights: {path} does not exist (give the local path of "
-                                f"pt_inception-2015-12-05-6726825d.pth)")
+    from data_prep.pretrained import resolve_pretrained
+
+    if not str(path).startswith(("http://", "https://")) and not Path(path).expanduser().is_file():
+        raise FileNotFoundError(f"inception_weights: {path} does not exist (give the local path or the URL of "
+                                f"pt_inception-2015-12-05-6726825d.pth, e.g. {PT_INCEPTION_URL})")
+    path = resolve_pretrained(path, "inception_weights")
     state = torch.load(path, map_location="cpu", weights_only=True)
     model = FIDInceptionV3()
     missing, unexpected = model.load_state_dict(state, strict=False)

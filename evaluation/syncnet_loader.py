@@ -64,11 +64,14 @@ def build_syncnet_v2() -> torch.nn.Module:
 
 
 def load_syncnet(path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """A local weight file -> syncnet_v2 in eval mode on ``device``, with strict key/shape checking."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"syncnet_weights: {path} does not exist (give the local path of "
-                                f"syncnet_v2.model or a project SyncNet checkpoint)")
+    """A weight file (local path, or URL: downloaded once, see data_prep/pretrained.py) -> syncnet_v2 in eval
+    mode on ``device``, with strict key/shape checking."""
+    from data_prep.pretrained import resolve_pretrained
+
+    if not str(path).startswith(("http://", "https://")) and not Path(path).expanduser().is_file():
+        raise FileNotFoundError(f"syncnet_weights: {path} does not exist (give the local path or URL of "
+                                f"syncnet_v2.model, or a project SyncNet checkpoint)")
+    path = resolve_pretrained(path, "syncnet_weights")
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # project checkpoints may pickle configs; a local file the user chose

@@ -83,7 +83,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True)
     log.info("datamodule <%s>", cfg.data._target_)
     datamodule = hydra.utils.instantiate(cfg.data)
-    log.info("model <%s> net <%s>", cfg.model._target_, cfg.model.net._target_)
+    net = cfg.model.get("net")
+    log.info("model <%s> net <%s>", cfg.model._target_, net._target_ if net else f"from {cfg.model.get('init_from')}")
     model = hydra.utils.instantiate(cfg.model)
     model.run_config, model.git_revision = resolved, revision
     callbacks = instantiate_group(cfg.get("callbacks"))

@@ -7,7 +7,9 @@ and epoch seeding; this module only swaps what one sample is. A UNet window is:
 - ``video`` (T, 3, S, S) uint8: the frames to reproduce (full aligned faces);
 - ``reference`` (T, 3, S, S) uint8: frames of the *same clip* from a window at
   least T frames away when the clip allows (identity without the answer), as LatentSync does;
-- ``sync_audio`` (F, 4T) float32: the SyncNet expert's log-mel for the window;
+- ``sync_audio`` (F, L) float32: the SyncNet expert's audio window, of the expert's feature kind
+  (``data.audio_kind``: ``mel`` for ours, ``latentsync_mel`` for LatentSync's StableSyncNet;
+  see ``data_prep/audio_features.py``);
 - the audio encoder's window inputs, made by ``data.audio_inputs`` (the
   encoder's loader-side feature maker, see ``networks/audio_encoder.py``); for
   Whisper: ``whisper_mel``, the log-mel of the encoder chunk that holds the
@@ -100,20 +102,32 @@ class UNetWindowDataModule(SyncPairDataModule):
     """Train/val UNet windows from a ``lipsync-prep`` shard directory (``shards``)."""
 
     def __init__(self, shards: str, batch_size: int = 4, num_workers: int = 1, batches_per_epoch: int = 100,
-                 n_frames: int = 16, image_size: int = 64, n_audio_bins: int = 80,
+                 n_frames: int = 16, image_size: int = 64, audio_kind: str = "mel", n_audio_bins: int = 80,
                  audio_inputs: dict[str, Any] | None = None, windows_per_clip: int = 4, shuffle_buffer: int = 64,
                  val_windows_per_clip: int = 1, val_max_windows: int = 32, val_split: str = "val", seed: int = 0,
                  pin_memory: bool = False):
         super().__init__(shards=shards, batch_size=batch_size, num_workers=num_workers,
                          batches_per_epoch=batches_per_epoch, n_frames=n_frames, image_size=image_size, crop="full",
-                         n_audio_bins=n_audio_bins, windows_per_clip=windows_per_clip,
+                         audio_kind=audio_kind, n_audio_bins=n_audio_bins, windows_per_clip=windows_per_clip,
                          shuffle_buffer=shuffle_buffer, val_split=val_split, seed=seed, pin_memory=pin_memory)
         self.unet_hparams = dict(audio_inputs=audio_inputs, val_windows_per_clip=val_windows_per_clip,
                                  val_max_windows=val_max_windows)
-        self.audio_inputs = build_window_inputs(audio_inputs or DEFAULT_AUDIO_INPUTS)
+        # null: the model's audio encoder says what its windows need (set in setup, once a trainer holds it)
+        self.audio_inputs = build_window_inputs(audio_inputs) if audio_inputs else None
+
+    def _model_audio_inputs(self) -> Callable[..., dict[str, Any]]:
+        model = self.trainer.lightning_module if self.trainer is not None else None
+        encoder = getattr(model, "audio_encoder", None)
+        if encoder is None:
+            raise ValueError("data.audio_inputs is null, so the windows' audio inputs come from the model's audio "
+                             "encoder, but this data module is not attached to a trainer with one; set "
+                             f"data.audio_inputs (e.g. {DEFAULT_AUDIO_INPUTS})")
+        return encoder.window_inputs()
 
     def setup(self, stage: str | None = None) -> None:
         h, u = self.hparams, self.unet_hparams
+        if self.audio_inputs is None:
+            self.audio_inputs = self._model_audio_inputs()
         if self.train_set is None and stage in (None, "fit"):
             train = read_split(h.shards, "train")
             self.train_set = UNetWindowStream(train.paths, self.spec, h.batch_size, h.batches_per_epoch,

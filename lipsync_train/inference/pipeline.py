@@ -18,13 +18,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch import nn
 
-from lipsync_train.networks.audio_encoder import AudioEncoder, build_audio_encoder
-from lipsync_train.networks.unet import LipSyncUNet
-from lipsync_train.networks.vae import FrozenVAE
-from data_prep.mouth_mask import MouthRegion, latent_mask, mouth_mask
+from data_prep.mouth_mask import MouthRegion, mouth_mask
+from lipsync_train.networks.audio_encoder import AudioEncoder
 from lipsync_train.networks.noise_schedule import NoiseSchedule
+from lipsync_train.networks.unet_checkpoint import build_unet_parts, spec_pixel_mask
+from lipsync_train.networks.vae import FrozenVAE
 
 log = logging.getLogger(__name__)
 
@@ -41,37 +43,38 @@ def _strip(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tenso
 class LipSyncPipeline:
     """Generate the mouth region of aligned faces for given audio tokens."""
 
-    def __init__(self, net: LipSyncUNet, vae: FrozenVAE, audio_encoder: AudioEncoder,
+    def __init__(self, net: nn.Module, vae: FrozenVAE, audio_encoder: AudioEncoder,
                  schedule: NoiseSchedule, image_size: int, region: MouthRegion | None = None,
-                 sampler: str = "ddim", device: str = "cpu"):
+                 sampler: str = "ddim", device: str = "cpu", pixel_mask: np.ndarray | None = None,
+                 defaults: dict[str, Any] | None = None):
         self.net, self.vae, self.audio_encoder = net.eval().to(device), vae.eval().to(device), audio_encoder.to(device)
         self.schedule, self.sampler_name, self.device = schedule, sampler, device
         self.image_size, self.region = image_size, region or MouthRegion()
-        self.pixel_mask = torch.from_numpy(mouth_mask(image_size, self.region))[None, None].to(device)  # (1,1,S,S)
-        self.latent_mask = latent_mask(image_size, vae.downsample, self.region).to(device)  # (1, 1, h, w)
+        pixels = mouth_mask(image_size, self.region) if pixel_mask is None else pixel_mask
+        self.pixel_mask = torch.as_tensor(pixels, dtype=torch.float32)[None, None].to(device)  # (1, 1, S, S), 1 = new
+        self.latent_mask = net.net_mask(self.pixel_mask, vae.downsample).to(device)  # (1, 1, h, w), the net's convention
+        self.defaults = dict(defaults or {})  # inference settings the model was made for (num_steps, guidance_scale)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, use_ema: bool = True, sampler: str = "ddim",
                         device: str = "cpu") -> "LipSyncPipeline":
-        """Rebuild every module from a ``lipsync-train experiment=unet_*`` checkpoint (no pretrained paths needed)."""
+        """Rebuild every module from a UNet checkpoint (``lipsync-train experiment=unet_*`` or
+        ``lipsync-convert-weights``; no pretrained paths needed)."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"ckpt={str(path)!r}: no such checkpoint file")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # a 5 GB UNet is not read twice
         if "lipsync_unet" not in ckpt:
             raise KeyError(f"{path}: no 'lipsync_unet' field; not a checkpoint of the diffusion UNet "
-                           f"(lipsync-train experiment=unet_*)")
+                           f"(lipsync-train experiment=unet_* or lipsync-convert-weights)")
         spec, state = ckpt["lipsync_unet"], ckpt["state_dict"]
-        net = LipSyncUNet(spec["unet"], temporal=spec["temporal"], temporal_heads=spec["temporal_heads"])
-        vae = FrozenVAE(config=spec["vae"], scaling_factor=spec["vae_scaling_factor"])
-        encoder = build_audio_encoder(spec.get("audio_encoder") or spec)  # old checkpoints: "whisper" + "audio_window"
+        net, vae, encoder, schedule = build_unet_parts(spec)
         prefix = "ema_net." if use_ema and spec.get("ema") else "net."
-        net.load_state_dict(_strip(state, prefix))
-        vae.load_state_dict(_strip(state, "vae."))
-        encoder.load_state_dict(_strip(state, "audio_encoder."))
+        for module, part in ((net, prefix), (vae, "vae."), (encoder, "audio_encoder.")):
+            module.load_state_dict(_strip(state, part))
         log.info("loaded %s (%s weights)", path, prefix.rstrip("."))
-        return cls(net, vae, encoder, NoiseSchedule(**spec["noise_schedule"]), spec["image_size"],
-                   MouthRegion(**spec["mask_region"]), sampler, device)
+        return cls(net, vae, encoder, schedule, spec["image_size"], MouthRegion(**spec["mask_region"]), sampler,
+                   device, pixel_mask=spec_pixel_mask(spec), defaults=spec.get("defaults"))
 
     def _to_unit(self, frames: torch.Tensor) -> torch.Tensor:
         return frames.to(self.device).float() / 127.5 - 1.0  # uint8 (n, 3, S, S) -> [-1, 1]

@@ -35,6 +35,7 @@ from lipsync_train.inference.pipeline import LipSyncPipeline
 from data_prep.mouth_mask import MouthRegion, mouth_mask
 
 log = logging.getLogger(__name__)
+FACE_BATCH = 750  # frames aligned, generated and pasted per pass (30 s): bounds memory on long videos
 
 
 @dataclass
@@ -66,9 +67,12 @@ def source_indices(n_source: int, n_out: int, mode: str = "pingpong") -> np.ndar
 
 
 def paste_mouth(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, region: MouthRegion | None = None,
-                feather: int = 3) -> np.ndarray:
-    """Blend the mouth region of an aligned ``face`` (S, S, 3) back into ``frame`` (H, W, 3) with a soft edge."""
-    return paste_back(frame, face, affine, mask=mouth_mask(face.shape[0], region), feather=feather)
+                feather: int = 3, mask: np.ndarray | None = None) -> np.ndarray:
+    """Blend the mouth region of an aligned ``face`` (S, S, 3) back into ``frame`` (H, W, 3) with a soft edge.
+
+    ``mask`` (S, S), 1 = generated, is the model's own mask; without it the ``region`` box."""
+    mask = mouth_mask(face.shape[0], region) if mask is None else mask
+    return paste_back(frame, face, affine, mask=mask, feather=feather)
 
 
 def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarray, out: str | Path,
@@ -88,14 +92,17 @@ def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarr
     n_out = -(-len(audio) // SAMPLES_PER_FRAME)
     index = source_indices(len(frames), n_out, loop)
     encoder = pipeline.audio_encoder
+    mask = pipeline.pixel_mask[0, 0].cpu().numpy()  # the model's own mask (LatentSync's image, or the box)
     missing = 0
     out = Path(out)
     with tempfile.TemporaryDirectory() as tmp, tqdm(total=n_out, desc="lip-sync", unit="frame") as bar:
         sink = VideoSink(Path(tmp) / "video.mp4", frames.shape[2], frames.shape[1])
-        for first in range(0, n_out, encoder.chunk_frames):  # one Whisper chunk of audio at a time
-            count = min(encoder.chunk_frames, n_out - first)
-            piece = audio[first * SAMPLES_PER_FRAME:(first + count) * SAMPLES_PER_FRAME]
-            tokens = encoder.clip_features(piece, n_frames=count)  # (count, K, D)
+        # the whole clip's audio at once, so windows near a piece boundary see the real neighbours (LatentSync
+        # computes features over the whole audio too); faces are then generated FACE_BATCH frames at a time
+        all_tokens = encoder.clip_features(audio, n_frames=n_out)  # (n_out, K, D)
+        for first in range(0, n_out, FACE_BATCH):
+            count = min(FACE_BATCH, n_out - first)
+            tokens = all_tokens[first:first + count]
             ids = index[first:first + count]
             todo = [i for i, s in enumerate(ids) if has_face[s]]
             faces = {}
@@ -107,7 +114,7 @@ def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarr
                 faces = dict(zip(todo, gen.permute(0, 2, 3, 1).numpy()))
             for i, s in enumerate(ids):
                 if i in faces:
-                    sink.write(paste_mouth(frames[s], faces[i], affines[s], pipeline.region, feather))
+                    sink.write(paste_mouth(frames[s], faces[i], affines[s], feather=feather, mask=mask))
                 else:
                     sink.write(frames[s])
                     missing += 1

@@ -9,8 +9,14 @@ One training step on a batch of windows (B clips x T frames, see ``unet_windows.
 3. noise the target latents at one timestep per clip, predict with the UNet
    and regress the noise (``epsilon``) or ``v`` (noise schedule config);
 4. optionally decode the one-step clean estimate with the VAE and add the
-   SyncNet expert loss (``syncnet_weight``) and a pixel L1 on the mouth region
-   (``pixel_l1_weight``).
+   SyncNet expert loss (``syncnet_weight``), a pixel L1 on the mouth region
+   (``pixel_l1_weight``) and LPIPS-VGG on the lower half (``lpips_weight``).
+
+``mixed_noise_alpha > 0`` draws LatentSync's mixed noise (a share common to the
+clip's frames plus an independent share, ``losses/diffusion.py``). With
+``init_from`` a UNet checkpoint (ours or ``lipsync-convert-weights``'), ``net``,
+``vae``, ``audio_encoder`` and ``noise_schedule`` may be null: they are rebuilt
+from it, with its mask (LatentSync's fine-tuning recipe does this).
 
 Recipes are switched by config only: stage 1 trains the whole UNet with
 ``syncnet_weight: 0``; stage 2 sets ``init_from`` (the stage-1 checkpoint),
@@ -31,13 +37,15 @@ from typing import Any, Callable
 import pytorch_lightning as pl
 import torch
 
-from lipsync_train.networks.audio_encoder import AudioEncoder, encoder_spec
-from lipsync_train.networks.plain_config import plain_config
-from lipsync_train.networks.unet import LipSyncUNet
-from lipsync_train.networks.vae import FrozenVAE
-from data_prep.mouth_mask import MouthRegion, latent_mask, mouth_mask
+from torch import nn
+
+from data_prep.mouth_mask import MouthRegion, mouth_mask
+from lipsync_train.networks.audio_encoder import AudioEncoder
 from lipsync_train.networks.noise_schedule import NoiseSchedule
-from lipsync_train.losses.diffusion import denoising_loss, masked_pixel_l1
+from lipsync_train.networks.unet_checkpoint import build_unet_parts, spec_pixel_mask, unet_spec
+from lipsync_train.networks.vae import FrozenVAE
+from lipsync_train.losses.diffusion import clip_noise, denoising_loss, masked_pixel_l1
+from lipsync_train.losses.lpips import LPIPS
 from lipsync_train.losses.sync_loss import SyncNetLoss
 
 log = logging.getLogger(__name__)
@@ -46,12 +54,14 @@ log = logging.getLogger(__name__)
 class LipSyncDiffusionModule(pl.LightningModule):
     """UNet + frozen VAE + frozen audio encoder (+ frozen SyncNet expert) with the losses of issue 7."""
 
-    def __init__(self, net: LipSyncUNet, vae: FrozenVAE, audio_encoder: AudioEncoder,
-                 noise_schedule: NoiseSchedule, optimizer: Callable[..., torch.optim.Optimizer],
+    def __init__(self, net: nn.Module | None, vae: FrozenVAE | None, audio_encoder: AudioEncoder | None,
+                 noise_schedule: NoiseSchedule | None, optimizer: Callable[..., torch.optim.Optimizer],
                  scheduler: Callable[..., Any] | None = None, syncnet_ckpt: str | None = None,
                  syncnet_weight: float = 0.0, pixel_l1_weight: float = 0.0, audio_dropout: float = 0.1,
                  trainable_modules: list[str] | None = None, ema_decay: float = 0.0, vae_warmup_steps: int = 0,
-                 mask_region: dict[str, float] | None = None, image_size: int = 64, init_from: str | None = None):
+                 mask_region: dict[str, float] | None = None, image_size: int = 64, init_from: str | None = None,
+                 lpips_weight: float = 0.0, lpips: dict[str, str | None] | None = None, mixed_noise_alpha: float = 0.0,
+                 gradient_checkpointing: bool = False):
         super().__init__()
         self.save_hyperparameters(logger=False, ignore=["net", "vae", "audio_encoder", "noise_schedule",
                                                         "optimizer", "scheduler"])
@@ -59,30 +69,59 @@ class LipSyncDiffusionModule(pl.LightningModule):
             raise ValueError(f"model.audio_dropout={audio_dropout}: expected a probability in [0, 1)")
         if syncnet_weight > 0 and not syncnet_ckpt:
             raise ValueError("model.syncnet_weight > 0 needs model.syncnet_ckpt (a SyncNet expert checkpoint)")
+        init = torch.load(init_from, map_location="cpu", weights_only=True, mmap=True) if init_from else None
+        init_spec = (init or {}).get("lipsync_unet")
+        if None in (net, vae, audio_encoder, noise_schedule):  # parts left out: rebuilt from init_from's checkpoint
+            if init_spec is None:
+                raise ValueError("model.net / vae / audio_encoder / noise_schedule may be null only with "
+                                 "model.init_from set to a UNet checkpoint (lipsync-train or lipsync-convert-weights)")
+            built = build_unet_parts(init_spec)
+            net, vae, audio_encoder, noise_schedule = (given if given is not None else b for given, b in
+                                                        zip((net, vae, audio_encoder, noise_schedule), built))
+            image_size = init_spec["image_size"]
+            self.hparams.image_size = image_size
         self.net, self.vae, self.audio_encoder, self.schedule = net, vae, audio_encoder, noise_schedule
+        if gradient_checkpointing:
+            self.net.enable_gradient_checkpointing()
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.sync_loss = SyncNetLoss(syncnet_ckpt) if syncnet_ckpt else None
+        self.lpips = LPIPS(**(lpips or {})) if lpips_weight > 0 else None
         self.region = MouthRegion(**(mask_region or {}))
-        self.register_buffer("pixel_mask", torch.from_numpy(mouth_mask(image_size, self.region))[None, None],
-                             persistent=False)  # (1, 1, S, S)
-        self.register_buffer("latent_mask", latent_mask(image_size, vae.downsample, self.region),
-                             persistent=False)  # (1, 1, h, w)
-        if init_from:
-            self._load_weights(init_from)
+        # the model's mask: LatentSync's mask image when the init checkpoint carries one, else the box
+        pixels = (spec_pixel_mask(init_spec) if init_spec is not None and init_spec.get("pixel_mask") is not None
+                  and mask_region is None else mouth_mask(image_size, self.region))
+        self.register_buffer("pixel_mask", torch.as_tensor(pixels)[None, None], persistent=False)  # (1, 1, S, S)
+        self.register_buffer("latent_mask", self.net.net_mask(self.pixel_mask, vae.downsample),
+                             persistent=False)  # (1, 1, h, w), in the net's own convention
+        self.inference_defaults = (init_spec or {}).get("defaults")
+        if init is not None:
+            self._load_weights(init, init_from)
         self._select_trainable(trainable_modules)
-        self.ema_net = copy.deepcopy(net).requires_grad_(False) if ema_decay > 0 else None
+        self.ema_net = copy.deepcopy(self.net).requires_grad_(False) if ema_decay > 0 else None
         self.run_config: dict | None = None  # set by train.py, saved in checkpoints
         self.git_revision: str | None = None
 
     # --- set-up ---------------------------------------------------------------------------------------------
-    def _load_weights(self, path: str) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
-        keep = {k: v for k, v in state.items() if k.split(".")[0] in ("net", "vae", "ema_net")}
-        if "ema_net.unet.conv_in.weight" in keep:  # stage 2 starts from the smoothed stage-1 weights
-            keep.update({"net." + k[len("ema_net."):]: v for k, v in keep.items() if k.startswith("ema_net.")})
-        missing, unexpected = self.load_state_dict({k: v for k, v in keep.items() if not k.startswith("ema_net.")},
-                                                   strict=False)
-        log.info("init_from %s: %d tensors loaded, %d missing", path, len(keep), len(missing))
+    def _load_weights(self, ckpt: dict[str, Any], path: str) -> None:
+        """``init_from``: every ``net.*`` tensor of ours must come from the checkpoint (its EMA weights when it
+        has them), and the VAE and audio encoder too when it carries them; any key left over fails."""
+        state = ckpt["state_dict"]
+        source = "ema_net." if any(k.startswith("ema_net.") for k in state) else "net."
+        loaded = {"net." + k[len(source):]: v for k, v in state.items() if k.startswith(source)}
+        for part in ("vae.", "audio_encoder."):
+            loaded.update({k: v for k, v in state.items() if k.startswith(part)})
+        ours = {k for k in self.state_dict() if k.split(".")[0] in ("net", "vae", "audio_encoder")}
+        required = {k for k in ours if k.startswith("net.")}
+        for part in ("vae.", "audio_encoder."):
+            if any(k.startswith(part) for k in loaded):
+                required |= {k for k in ours if k.startswith(part)}
+        missing, unexpected = sorted(required - set(loaded)), sorted(set(loaded) - ours)
+        if missing or unexpected:
+            raise ValueError(f"model.init_from={path}: tensors left over: missing from the checkpoint {missing[:8]}"
+                             f"{' ...' if len(missing) > 8 else ''}; not in the model {unexpected[:8]}"
+                             f"{' ...' if len(unexpected) > 8 else ''}")
+        self.load_state_dict(loaded, strict=False)
+        log.info("init_from %s: %d tensors loaded (%s weights)", path, len(loaded), source.rstrip("."))
 
     def _select_trainable(self, patterns: list[str] | None) -> None:
         if patterns is None:
@@ -130,20 +169,23 @@ class LipSyncDiffusionModule(pl.LightningModule):
             keep = (torch.rand(b, generator=generator) >= dropout).to(tokens).repeat_interleave(t)  # (N,)
             tokens = tokens * keep[:, None, None]
         timesteps = self.schedule.sample_timesteps(b, self.device, generator).repeat_interleave(t)  # (N,)
-        noise = torch.randn(x["latents"].shape, generator=generator).to(x["latents"])
+        noise = clip_noise(x["latents"].shape, t, self.hparams.mixed_noise_alpha, generator).to(x["latents"])
         noisy = self.schedule.add_noise(x["latents"], noise, timesteps)
         mask = self.latent_mask.expand(len(noisy), -1, -1, -1)
         pred = self.net(noisy, mask, x["masked"], x["reference"], timesteps, tokens, num_frames=t)
         losses = {"noise": denoising_loss(pred, self.schedule.target(x["latents"], noise, timesteps))}
         h = self.hparams
-        if h.syncnet_weight > 0 or h.pixel_l1_weight > 0:
+        if h.syncnet_weight > 0 or h.pixel_l1_weight > 0 or h.lpips_weight > 0:
             estimate = self.vae.decode(self.schedule.predict_x0(noisy, pred, timesteps))  # (N, 3, S, S)
             if h.pixel_l1_weight > 0:
                 losses["pixel_l1"] = masked_pixel_l1(estimate, x["pixels"], self.pixel_mask)
+            if h.lpips_weight > 0:  # LatentSync: LPIPS-VGG on the lower half of the decoded estimate
+                half = estimate.shape[-2] // 2
+                losses["lpips"] = self.lpips(estimate[..., half:, :].float(), x["pixels"][..., half:, :]).mean()
             if h.syncnet_weight > 0:
                 losses["sync"] = self.sync_loss(estimate.unflatten(0, (b, t)), batch["sync_audio"])
         losses["loss"] = (losses["noise"] + h.syncnet_weight * losses.get("sync", 0.0)
-                          + h.pixel_l1_weight * losses.get("pixel_l1", 0.0))
+                          + h.pixel_l1_weight * losses.get("pixel_l1", 0.0) + h.lpips_weight * losses.get("lpips", 0.0))
         return losses
 
     # --- Lightning hooks -------------------------------------------------------------------------------------
@@ -163,10 +205,17 @@ class LipSyncDiffusionModule(pl.LightningModule):
             loss = self.vae.reconstruction_loss(images.float() / 127.5 - 1.0)
             self.log("train/vae_l1", loss, on_step=True, prog_bar=True, batch_size=n)
             return loss
-        losses = self.diffusion_losses(batch, dropout=self.hparams.audio_dropout)
+        losses = self.diffusion_losses(batch, generator=self.step_generator(), dropout=self.hparams.audio_dropout)
         for name, value in losses.items():
             self.log(f"train/{name}", value, on_step=True, prog_bar=name == "loss", batch_size=n)
         return losses["loss"]
+
+    def step_generator(self) -> torch.Generator:
+        """The noise, timesteps and audio dropout of a training step, drawn from (run seed, step, rank) alone:
+        a run resumed from a checkpoint draws exactly what the uninterrupted run drew (the global RNG is not
+        saved in checkpoints, and data loaders draw from it when they start)."""
+        seed = (torch.initial_seed() * 1_000_003 + self.global_step) * 131 + self.global_rank
+        return torch.Generator().manual_seed(seed % (2 ** 63))
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.ema_net is None or self._in_vae_warmup():
@@ -185,16 +234,9 @@ class LipSyncDiffusionModule(pl.LightningModule):
 
     # --- checkpoints -----------------------------------------------------------------------------------------
     def export_spec(self) -> dict[str, Any]:
-        """Everything inference needs to rebuild the modules without pretrained paths (plain types)."""
-        return {"unet": plain_config(self.net.unet.config), "temporal": len(self.net.temporal) > 0,
-                "temporal_heads": self.net.temporal_heads,
-                "vae": plain_config(self.vae.vae.config), "vae_scaling_factor": self.vae.scaling_factor,
-                "audio_encoder": encoder_spec(self.audio_encoder),
-                "noise_schedule": {k: self.schedule.config[k] for k in (
-                    "num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "prediction_type",
-                    "rescale_betas_zero_snr")},
-                "mask_region": dict(self.region.__dict__), "image_size": self.hparams.image_size,
-                "ema": self.ema_net is not None}
+        """Everything inference needs to rebuild the modules without pretrained paths (``unet_checkpoint.py``)."""
+        return unet_spec(self.net, self.vae, self.audio_encoder, self.schedule, self.hparams.image_size, self.region,
+                         self.pixel_mask[0, 0], ema=self.ema_net is not None, defaults=self.inference_defaults)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["lipsync_unet"] = self.export_spec()

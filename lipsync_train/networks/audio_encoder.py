@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from hydra.utils import get_object
 
+from lipsync_train.networks.specs import build_from_spec
+
 log = logging.getLogger(__name__)
 
 
@@ -43,12 +45,6 @@ class AudioEncoder(Protocol):
     def window_inputs(self) -> Callable[..., dict[str, Any]]: ...
 
     def window_tokens(self, batch: dict[str, Any], n_frames: int) -> torch.Tensor: ...
-
-
-def encoder_spec(encoder: AudioEncoder) -> dict[str, Any]:
-    """The checkpoint entry that rebuilds ``encoder``: its class path and constructor arguments."""
-    cls = type(encoder)
-    return {"target": f"{cls.__module__}.{cls.__qualname__}", "kwargs": encoder.init_kwargs}
 
 
 DEFAULT_AUDIO_INPUTS = {"target": "lipsync_train.networks.whisper_encoder.WhisperWindowInputs"}
@@ -69,7 +65,7 @@ def build_audio_encoder(spec: dict[str, Any]) -> AudioEncoder:
     Older UNet checkpoints carry ``{"whisper": config, "audio_window": w}`` instead of ``{"target", "kwargs"}``.
     """
     if "target" in spec:
-        return get_object(spec["target"])(**spec["kwargs"])
+        return build_from_spec(spec, "audio encoder")
     from lipsync_train.networks.whisper_encoder import WhisperAudioEncoder
 
     return WhisperAudioEncoder(config=spec["whisper"], window=spec["audio_window"])

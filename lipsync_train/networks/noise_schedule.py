@@ -30,14 +30,15 @@ class NoiseSchedule:
 
     def __init__(self, num_train_timesteps: int = 1000, beta_start: float = 0.00085, beta_end: float = 0.012,
                  beta_schedule: str = "scaled_linear", prediction_type: str = "epsilon",
-                 rescale_betas_zero_snr: bool = False):
+                 rescale_betas_zero_snr: bool = False, steps_offset: int = 0):
         if prediction_type not in PREDICTION_TYPES:
             raise ValueError(f"model.noise_schedule.prediction_type={prediction_type!r}: expected one of "
                              f"{PREDICTION_TYPES}")
         self.scheduler = DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_start=beta_start,
                                        beta_end=beta_end, beta_schedule=beta_schedule,
                                        prediction_type=prediction_type, clip_sample=False,
-                                       rescale_betas_zero_snr=rescale_betas_zero_snr)
+                                       rescale_betas_zero_snr=rescale_betas_zero_snr,
+                                       steps_offset=steps_offset)  # LatentSync's DDIM uses 1
         self.prediction_type = prediction_type
         self.num_train_timesteps = num_train_timesteps
 

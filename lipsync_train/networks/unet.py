@@ -28,9 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
 from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
 from torch import nn
+
+from lipsync_train.networks.specs import plain_config
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,18 @@ class LipSyncUNet(nn.Module):
             self._add_temporal_layers(temporal_heads)
         if gradient_checkpointing:
             self.unet.enable_gradient_checkpointing()
+        # rebuilds the same network from a checkpoint, without the pretrained path
+        self.init_kwargs = {"unet": plain_config(self.unet.config), "temporal": temporal,
+                            "temporal_heads": temporal_heads}
+
+    def enable_gradient_checkpointing(self) -> None:
+        self.unet.enable_gradient_checkpointing()
+
+    @staticmethod
+    def net_mask(pixel_mask: torch.Tensor, downsample: int) -> torch.Tensor:
+        """(1, 1, S, S) pixel mask, 1 = regenerate -> the mask channel this net was trained with, (1, 1, h, w):
+        a latent cell is masked if any of its pixels is."""
+        return F.max_pool2d(pixel_mask.float(), downsample)
 
     def _add_temporal_layers(self, heads: int) -> None:
         groups = self.unet.config.norm_num_groups or 32
@@ -132,6 +147,11 @@ def load_pretrained_unet(unet: nn.Module, source: str | Path | dict[str, torch.T
     Any other shape mismatch (cross-attention from 768-wide text to a different
     audio width) is skipped and keeps its random initialisation.
     """
+    if not isinstance(source, dict) and not Path(source).exists():  # a hub id: the SD-1.5 repo's unet/ folder
+        from data_prep.pretrained import resolve_pretrained
+
+        source = resolve_pretrained(source, "model.net.pretrained", ["unet/config.json",
+                                                                      "unet/diffusion_pytorch_model.safetensors"])
     theirs = source if isinstance(source, dict) else _read_state_dict(Path(source))
     ours = unet.state_dict()
     report: dict[str, list[str]] = {"loaded": [], "partial": [], "skipped": [], "missing": []}

@@ -2,8 +2,8 @@
 
 The UNet works on latents, so every frame passes through the VAE encoder once
 (and the one-step estimate through the decoder for the SyncNet and pixel
-losses). :class:`FrozenVAE` loads the SD VAE from a local diffusers directory
-(``pretrained``) or builds an AutoencoderKL from a config dict (tiny random
+losses). :class:`FrozenVAE` loads the SD VAE from a diffusers folder or a hub
+id (``pretrained``, e.g. ``stabilityai/sd-vae-ft-mse``; every tensor checked) or builds an AutoencoderKL from a config dict (tiny random
 ones in tests and in the CPU recipe). Its weights never train, except in the
 tiny CPU recipe, where no pretrained VAE exists: there the Lightning module may
 fit it for a few hundred warm-up steps before the UNet starts (see
@@ -21,6 +21,8 @@ import torch
 from diffusers import AutoencoderKL
 from torch import nn
 
+from data_prep.pretrained import resolve_pretrained
+
 log = logging.getLogger(__name__)
 
 
@@ -30,12 +32,13 @@ class FrozenVAE(nn.Module):
     def __init__(self, pretrained: str | None = None, config: dict[str, Any] | None = None,
                  scaling_factor: float | None = None, sample_posterior: bool = False):
         super().__init__()
-        if pretrained:
-            path = Path(pretrained)
-            if not path.is_dir():
-                raise FileNotFoundError(f"model.vae.pretrained={pretrained!r}: expected a local diffusers "
-                                        f"AutoencoderKL directory (config.json + weights)")
-            self.vae = AutoencoderKL.from_pretrained(str(path))
+        if pretrained:  # a local diffusers folder or a hub id (stabilityai/sd-vae-ft-mse), see data_prep/pretrained.py
+            path = resolve_pretrained(pretrained, "model.vae.pretrained",
+                                      ["config.json", "diffusion_pytorch_model.safetensors"])
+            if not (path / "config.json").is_file():
+                raise FileNotFoundError(f"model.vae.pretrained={pretrained!r}: {path} is not a diffusers "
+                                        f"AutoencoderKL folder (no config.json)")
+            self.vae = load_vae_strict(path)
         elif config is not None:
             self.vae = AutoencoderKL(**dict(config))
         else:
@@ -71,3 +74,14 @@ class FrozenVAE(nn.Module):
         dist = self.vae.encode(images).latent_dist
         recon = self.vae.decode(dist.sample()).sample
         return (recon - images).abs().mean() + kl_weight * dist.kl().mean()
+
+
+def load_vae_strict(folder: Path) -> AutoencoderKL:
+    """A diffusers AutoencoderKL folder -> the model, failing on any tensor left over on either side
+    (diffusers itself only warns; its loader also renames the old attention keys)."""
+    vae, info = AutoencoderKL.from_pretrained(str(folder), output_loading_info=True, low_cpu_mem_usage=False)
+    problems = {k: info.get(k) for k in ("missing_keys", "unexpected_keys", "mismatched_keys", "error_msgs")
+                if info.get(k)}
+    if problems:
+        raise ValueError(f"{folder}: VAE weights do not match its config: {problems}")
+    return vae

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import random
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,8 +36,9 @@ from torch import nn
 from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
+from data_prep.pretrained import resolve_pretrained
 from data_prep.schema import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
-from lipsync_train.networks.plain_config import plain_config
+from lipsync_train.networks.specs import plain_config
 
 log = logging.getLogger(__name__)
 TOKENS_PER_FRAME = 2  # Whisper: 100 mel steps/s, conv stride 2 -> 50 tokens/s; video: 25 frames/s
@@ -49,11 +49,10 @@ class WhisperAudioEncoder(nn.Module):
 
     def __init__(self, pretrained: str | None = None, config: dict[str, Any] | None = None, window: int = 2):
         super().__init__()
-        if pretrained:
-            if not Path(pretrained).is_dir():
-                raise FileNotFoundError(f"model.audio_encoder.pretrained={pretrained!r}: expected a local "
-                                        f"transformers Whisper directory")
-            self.encoder = WhisperModel.from_pretrained(pretrained).encoder
+        if pretrained:  # a transformers Whisper folder or hub id (openai/whisper-tiny), see data_prep/pretrained.py
+            folder = resolve_pretrained(pretrained, "model.audio_encoder.pretrained",
+                                        ["config.json", "*.safetensors", "preprocessor_config.json"])
+            self.encoder = WhisperModel.from_pretrained(str(folder)).encoder
         elif config is not None:
             self.encoder = WhisperEncoder(WhisperConfig(**dict(config)))
         else:

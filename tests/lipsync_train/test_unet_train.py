@@ -21,7 +21,7 @@ from tests.helpers.train_helpers import compose_train
 
 PASSED_IN = {"trainer": {"callbacks", "logger"}}
 TINY = ["model.image_size=32", "model.net.unet.sample_size=8", "data.n_frames=4", "data.batch_size=2",
-        "data.batches_per_epoch=3", "data.num_workers=0", "data.val_max_windows=2", "data.audio_inputs.chunk_seconds=1",
+        "data.batches_per_epoch=3", "data.num_workers=0", "data.val_max_windows=2",
         "model.audio_encoder.config.max_source_positions=50", "model.vae_warmup_steps=2", "trainer.max_steps=5",
         "logger=csv", "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false",
         "trainer.log_every_n_steps=1"]

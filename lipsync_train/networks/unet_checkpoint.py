@@ -1,0 +1,70 @@
+"""The UNet checkpoint's self-description: what rebuilds the denoiser, VAE, audio encoder, schedule and mask.
+
+A ``lipsync-train experiment=unet_*`` checkpoint and a converted LatentSync one
+(``lipsync-convert-weights``) carry the same entry, ``checkpoint["lipsync_unet"]``,
+so inference (:class:`~lipsync_train.inference.pipeline.LipSyncPipeline`),
+fine-tuning (``model.init_from``) and evaluation rebuild every part without
+pretrained paths. :func:`unet_spec` writes it, :func:`build_unet_parts` reads it:
+
+- ``net`` / ``audio_encoder``: ``{"target", "kwargs"}`` (``specs.py``); checkpoints
+  written before the entry existed carry ``unet`` / ``temporal`` / ``temporal_heads``
+  (our 2-D UNet) and ``whisper`` / ``audio_window`` instead, and still load;
+- ``vae``, ``vae_scaling_factor``: the AutoencoderKL config;
+- ``noise_schedule``: :class:`NoiseSchedule` arguments;
+- ``image_size``, ``mask_region`` and optionally ``pixel_mask``, the (S, S) float
+  mask the model was trained with (1 = regenerate; LatentSync's is an image, not a box);
+- ``ema``: whether ``ema_net.*`` weights exist; ``defaults``: inference settings
+  the model was made for (LatentSync: 20 DDIM steps, guidance 1.5, 16-frame chunks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from data_prep.mouth_mask import MouthRegion, mouth_mask
+from lipsync_train.networks.audio_encoder import build_audio_encoder
+from lipsync_train.networks.noise_schedule import NoiseSchedule
+from lipsync_train.networks.specs import build_from_spec, plain_config, spec_of
+from lipsync_train.networks.vae import FrozenVAE
+
+SCHEDULE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "prediction_type",
+                 "rescale_betas_zero_snr", "steps_offset")
+
+
+def unet_spec(net: nn.Module, vae: FrozenVAE, audio_encoder: nn.Module, schedule: NoiseSchedule, image_size: int,
+              region: MouthRegion, pixel_mask: np.ndarray | torch.Tensor | None = None, ema: bool = False,
+              defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``lipsync_unet`` checkpoint entry (plain values and tensors only: loads with weights_only=True)."""
+    spec = {"net": spec_of(net), "vae": plain_config(vae.vae.config), "vae_scaling_factor": vae.scaling_factor,
+            "audio_encoder": spec_of(audio_encoder),
+            "noise_schedule": {k: schedule.config[k] for k in SCHEDULE_KEYS if k in schedule.config},
+            "mask_region": dict(region.__dict__), "image_size": int(image_size), "ema": bool(ema)}
+    if pixel_mask is not None:
+        spec["pixel_mask"] = torch.as_tensor(pixel_mask, dtype=torch.float32).reshape(image_size, image_size)
+    if defaults:
+        spec["defaults"] = dict(defaults)
+    return spec
+
+
+def build_unet_parts(spec: dict[str, Any]) -> tuple[nn.Module, FrozenVAE, nn.Module, NoiseSchedule]:
+    """-> (denoiser, VAE, audio encoder, noise schedule), randomly initialised until the state dict is loaded."""
+    if "net" in spec:
+        net = build_from_spec(spec["net"], "lipsync_unet.net")
+    else:  # before the net entry: our 2-D UNet
+        from lipsync_train.networks.unet import LipSyncUNet
+
+        net = LipSyncUNet(spec["unet"], temporal=spec["temporal"], temporal_heads=spec["temporal_heads"])
+    vae = FrozenVAE(config=spec["vae"], scaling_factor=spec["vae_scaling_factor"])
+    encoder = build_audio_encoder(spec.get("audio_encoder") or spec)
+    return net, vae, encoder, NoiseSchedule(**spec["noise_schedule"])
+
+
+def spec_pixel_mask(spec: dict[str, Any]) -> np.ndarray:
+    """The (S, S) float32 pixel mask the checkpoint's model was trained with (1 = regenerate)."""
+    if spec.get("pixel_mask") is not None:
+        return torch.as_tensor(spec["pixel_mask"]).float().numpy()
+    return mouth_mask(spec["image_size"], MouthRegion(**spec["mask_region"]))
