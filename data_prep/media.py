@@ -17,7 +17,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy.signal import resample_poly
 
 from data_prep.schema import FPS, SAMPLE_RATE
 
@@ -45,19 +44,13 @@ def load_audio(path: str | Path) -> np.ndarray:
 
 
 def speak_arabic(text: str, voice: str = "ar", diacritise: bool = True) -> np.ndarray:
-    """Arabic text -> (N,) int16 16 kHz speech by espeak-ng (diacritised first: espeak needs the vowels)."""
-    from data_prep.espeak import synthesize
+    """Arabic text -> (N,) int16 16 kHz speech by espeak-ng (diacritised first: espeak needs the vowels).
 
-    if diacritise:
-        from data_prep.arabic.diacritize import diacritize
-        try:
-            text = diacritize(text)
-        except Exception as err:  # the text is still speakable without vowel marks, only less accurately
-            log.warning("diacritisation failed (%s); speaking the text as given", err)
-    speech = synthesize(text, voice=voice)
-    g = np.gcd(SAMPLE_RATE, speech.sample_rate)
-    audio = resample_poly(speech.audio.astype(np.float64), SAMPLE_RATE // g, speech.sample_rate // g)
-    return (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    The espeak backend of :mod:`data_prep.tts` (``make_tts("espeak", lang="ar")``), kept for its callers.
+    """
+    from data_prep.tts import EspeakTTS
+
+    return EspeakTTS("ar", voice=voice, diacritise=diacritise).speak(text)
 
 
 def read_frames(path: str | Path, fps: int = FPS) -> np.ndarray:

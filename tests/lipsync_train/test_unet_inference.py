@@ -130,3 +130,30 @@ def test_infer_inputs_are_checked_and_text_is_spoken():
     except Exception as err:  # espeak-ng missing on this machine
         pytest.skip(f"espeak-ng unavailable: {err}")
     assert audio.dtype == np.int16 and 0.2 < len(audio) / 16000 < 3 and np.abs(audio).max() > 1000
+
+
+def test_infer_text_goes_through_the_tts_backend_by_language(monkeypatch):
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from lipsync_train import infer
+
+    made = []
+
+    class FakeTTS:
+        name, lang = "fake", "en"
+
+        def speak(self, text):
+            return np.full(1600, 7, np.int16) if text else None
+
+    def fake_make_tts(backend, lang, model=None, voice=None, device="cpu"):
+        made.append((backend, lang, model, voice))
+        return FakeTTS()
+
+    monkeypatch.setattr(infer, "make_tts", fake_make_tts)
+    conf = OmegaConf.load(Path(infer.CONF_DIR) / "infer.yaml")
+    assert (conf.lang, conf.tts, conf.voice) == ("ar", "auto", None)
+    cfg = OmegaConf.merge(conf, {"text": "Hello there", "lang": "en", "tts": "espeak", "ckpt": "x", "out": "o"})
+    audio = infer.speak_text(cfg)
+    assert made == [("espeak", "en", None, None)] and audio.dtype == np.int16 and len(audio) == 1600
