@@ -25,7 +25,7 @@ from torch import nn
 from data_prep.mouth_mask import MouthRegion, mouth_mask
 from lipsync_train.networks.audio_encoder import AudioEncoder
 from lipsync_train.networks.noise_schedule import NoiseSchedule
-from lipsync_train.networks.unet_checkpoint import build_unet_parts, spec_pixel_mask
+from lipsync_train.networks.unet_checkpoint import load_unet_parts, spec_pixel_mask
 from lipsync_train.networks.vae import FrozenVAE
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 def guided(uncond: torch.Tensor, cond: torch.Tensor, guidance_scale: float) -> torch.Tensor:
     """Classifier-free guidance: 1 -> the audio-conditioned prediction, 0 -> the unconditional one."""
     return uncond + guidance_scale * (cond - uncond)
-
-
-def _strip(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 class LipSyncPipeline:
@@ -68,10 +64,8 @@ class LipSyncPipeline:
             raise KeyError(f"{path}: no 'lipsync_unet' field; not a checkpoint of the diffusion UNet "
                            f"(lipsync-train experiment=unet_* or lipsync-convert-weights)")
         spec, state = ckpt["lipsync_unet"], ckpt["state_dict"]
-        net, vae, encoder, schedule = build_unet_parts(spec)
         prefix = "ema_net." if use_ema and spec.get("ema") else "net."
-        for module, part in ((net, prefix), (vae, "vae."), (encoder, "audio_encoder.")):
-            module.load_state_dict(_strip(state, part))
+        net, vae, encoder, schedule = load_unet_parts(spec, state, prefix)
         log.info("loaded %s (%s weights)", path, prefix.rstrip("."))
         return cls(net, vae, encoder, schedule, spec["image_size"], MouthRegion(**spec["mask_region"]), sampler,
                    device, pixel_mask=spec_pixel_mask(spec), defaults=spec.get("defaults"))
