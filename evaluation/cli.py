@@ -45,7 +45,8 @@ def check_config(cfg: dict) -> list:
         for key in metric.needs:
             if not cfg.get(key):
                 raise ValueError(f"metrics contains {metric.name!r} but {key} is not set")
-            if not Path(cfg[key]).expanduser().exists():
+            is_url = str(cfg[key]).startswith(("http://", "https://"))  # fetched once by its loader (pretrained.py)
+            if not is_url and not Path(cfg[key]).expanduser().exists():
                 raise FileNotFoundError(f"{key}: {cfg[key]} does not exist")
     if any(m.reads_videos for m in metrics) and not (cfg.get("videos") and Path(cfg["videos"]).is_dir()):
         raise FileNotFoundError(f"videos: {cfg.get('videos')} is not a folder")

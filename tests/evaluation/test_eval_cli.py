@@ -103,3 +103,14 @@ def test_cli_fid(tmp_path, weights):
     res = json.loads((out / "results.json").read_text())
     assert res["fid"] > 0 and res["n_generated_frames"] == res["n_reference_frames"] == 4
     assert len(res["videos"]) == 1
+
+
+def test_weights_given_by_url_pass_the_config_check_and_fail_offline_in_the_loader(tmp_path):
+    from data_prep.pretrained import PretrainedNotAvailable
+    from evaluation.cli import check_config
+
+    url = "https://example.org/syncnet_v2.model"
+    metrics = check_config({"metrics": ["lse"], "crop": "none", "syncnet_weights": url, "videos": str(tmp_path)})
+    assert [m.name for m in metrics] == ["lse"]
+    with pytest.raises(PretrainedNotAvailable, match="syncnet_weights"):
+        load_syncnet(url)
