@@ -54,31 +54,37 @@ def load_unet_parts(spec: dict[str, Any], state: dict[str, torch.Tensor],
                     net_prefix: str = "net.") -> tuple[nn.Module, FrozenVAE, nn.Module, NoiseSchedule]:
     """Build the parts on the meta device and take the checkpoint's tensors as their own (``assign``): a 1.3 B
     parameter UNet starts in seconds instead of being randomly initialised first; every key is checked (strict).
-    Parts with state the checkpoint does not hold (non-persistent buffers) are built normally instead."""
+    A part with state the checkpoint does not hold (non-persistent buffers) is built normally instead."""
     parts = []
-    for index, prefix in enumerate((net_prefix, "vae.", "audio_encoder.")):
+    for part, prefix in (("net", net_prefix), ("vae", "vae."), ("audio_encoder", "audio_encoder.")):
         part_state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         with torch.device("meta"):
-            module = build_unet_parts(spec, with_schedule=False)[index]
+            module = build_unet_part(spec, part)
         module.load_state_dict(part_state, assign=True)
         if any(t.is_meta for t in (*module.parameters(), *module.buffers())):
-            module = build_unet_parts(spec, with_schedule=False)[index]
+            module = build_unet_part(spec, part)
             module.load_state_dict(part_state)
         parts.append(module)
     return (*parts, NoiseSchedule(**spec["noise_schedule"]))
 
 
-def build_unet_parts(spec: dict[str, Any], with_schedule: bool = True) -> tuple:
-    """-> (denoiser, VAE, audio encoder[, noise schedule]), randomly initialised until the state dict is loaded."""
+def build_unet_part(spec: dict[str, Any], part: str) -> nn.Module:
+    """One of ``net``, ``vae``, ``audio_encoder``, randomly initialised until its state dict is loaded."""
+    if part == "vae":
+        return FrozenVAE(config=spec["vae"], scaling_factor=spec["vae_scaling_factor"])
+    if part == "audio_encoder":
+        return build_audio_encoder(spec.get("audio_encoder") or spec)
     if "net" in spec:
-        net = build_from_spec(spec["net"], "lipsync_unet.net")
-    else:  # before the net entry: our 2-D UNet
-        from lipsync_train.networks.unet import LipSyncUNet
+        return build_from_spec(spec["net"], "lipsync_unet.net")
+    from lipsync_train.networks.unet import LipSyncUNet  # before the net entry: our 2-D UNet
 
-        net = LipSyncUNet(spec["unet"], temporal=spec["temporal"], temporal_heads=spec["temporal_heads"])
-    vae = FrozenVAE(config=spec["vae"], scaling_factor=spec["vae_scaling_factor"])
-    encoder = build_audio_encoder(spec.get("audio_encoder") or spec)
-    return (net, vae, encoder, NoiseSchedule(**spec["noise_schedule"])) if with_schedule else (net, vae, encoder)
+    return LipSyncUNet(spec["unet"], temporal=spec["temporal"], temporal_heads=spec["temporal_heads"])
+
+
+def build_unet_parts(spec: dict[str, Any]) -> tuple[nn.Module, FrozenVAE, nn.Module, NoiseSchedule]:
+    """-> (denoiser, VAE, audio encoder, noise schedule), randomly initialised until the state dict is loaded."""
+    return (*(build_unet_part(spec, part) for part in ("net", "vae", "audio_encoder")),
+            NoiseSchedule(**spec["noise_schedule"]))
 
 
 def spec_pixel_mask(spec: dict[str, Any]) -> np.ndarray:
