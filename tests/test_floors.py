@@ -8,7 +8,7 @@ Floors, bottom to top (README "Layout"):
 2. the workflows: the dataset workflow (``data_prep.workflow``, ``data_prep.synth``, ``data_prep.cli``) and
    training / inference (the rest of ``lipsync_train``), two rooms that do not import each other;
 3. evaluation: every metric, ``lipsync-eval``;
-4. the demo (``evaluation.demo``), imported by nothing.
+4. the demo (``evaluation.demo``) and the web app (``evaluation.app``), imported by nothing.
 
 Every ``import`` statement counts, lazy ones inside functions too. A lower floor that needs a higher one's
 object receives it (the prep sync filter gets its scorer loader by name from the config).
@@ -32,6 +32,7 @@ ROOMS = [
     ("lipsync_train.networks", "networks", 1),
     ("evaluation", "evaluation", 3),
     ("evaluation.demo", "demo", 4),
+    ("evaluation.app", "app", 4),
 ]
 
 

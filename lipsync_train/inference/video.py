@@ -14,6 +14,10 @@ Steps of :func:`lipsync_video`:
 4. the generated crop is pasted back through the inverse of the frame's
    transform with a feathered mouth mask (:func:`paste_mouth`); frames where no
    single face was found pass through unchanged and are counted.
+
+A single image (a one-frame source) is fitted to the model's resolution and
+given small natural head motion (:mod:`lipsync_train.inference.still_image`;
+``still_fit`` / ``still_motion`` turn either off); blinks are not synthesised.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,6 +37,7 @@ from data_prep.face_align import align, paste_back, track_affines
 from data_prep.schema import SAMPLES_PER_FRAME
 from data_prep.media import VideoSink, mux, write_wav
 from lipsync_train.inference.pipeline import LipSyncPipeline
+from lipsync_train.inference.still_image import fit_photo_to_model, moved_frame, natural_head_motion
 from data_prep.mouth_mask import MouthRegion, mouth_mask
 
 log = logging.getLogger(__name__)
@@ -77,10 +83,12 @@ def paste_mouth(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, region:
 
 def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarray, out: str | Path,
                   affines: np.ndarray | None = None, num_steps: int = 20, guidance_scale: float = 1.5,
-                  chunk_frames: int = 16, loop: str = "pingpong", seed: int = 0, feather: int = 3) -> LipSyncResult:
+                  chunk_frames: int = 16, loop: str = "pingpong", seed: int = 0, feather: int = 3,
+                  still_fit: bool = True, still_motion: bool = True, progress: Any = None) -> LipSyncResult:
     """Source frames (n, H, W, 3) RGB at 25 fps + (N,) int16 16 kHz audio -> mp4 at ``out`` with the audio muxed.
 
     ``affines`` (n, 2, 3), NaN for frames without a face, skips face tracking (tests, precomputed tracks).
+    ``progress``: an object with ``update(n_frames)``, told as each chunk of faces is generated.
     """
     t0 = time.perf_counter()
     size = pipeline.image_size
@@ -91,6 +99,14 @@ def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarr
     has_face = np.isfinite(affines).all(axis=(1, 2))
     n_out = -(-len(audio) // SAMPLES_PER_FRAME)
     index = source_indices(len(frames), n_out, loop)
+    still = len(frames) == 1 and bool(has_face[0])
+    if still and still_fit:
+        photo, affine, scale = fit_photo_to_model(frames[0], affines[0])
+        if scale < 1:
+            log.info("photo shrunk x%.3f to %dx%d so the face is at the model's %d px resolution", scale,
+                     photo.shape[1], photo.shape[0], size)
+        frames, affines = photo[None], affine[None]
+    motion = natural_head_motion(n_out, affines[0], size, seed) if still and still_motion else None
     encoder = pipeline.audio_encoder
     mask = pipeline.pixel_mask[0, 0].cpu().numpy()  # the model's own mask (LatentSync's image, or the box)
     missing = 0
@@ -110,10 +126,13 @@ def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarr
                 crops = torch.from_numpy(np.stack([align(frames[ids[i]], affines[ids[i]], size) for i in todo]))
                 crops = crops.permute(0, 3, 1, 2).contiguous()  # (n, 3, S, S) uint8
                 gen = pipeline.generate(crops, crops, tokens[todo], num_steps, guidance_scale, chunk_frames,
-                                        seed, first_frame=first)
+                                        seed, first_frame=first, progress=progress)
                 faces = dict(zip(todo, gen.permute(0, 2, 3, 1).numpy()))
             for i, s in enumerate(ids):
-                if i in faces:
+                if i in faces and motion is not None:  # the crop is motion-free; only the paste sees the sway
+                    frame, affine = moved_frame(frames[0], affines[0], motion[first + i])
+                    sink.write(paste_mouth(frame, faces[i], affine, feather=feather, mask=mask))
+                elif i in faces:
                     sink.write(paste_mouth(frames[s], faces[i], affines[s], feather=feather, mask=mask))
                 else:
                     sink.write(frames[s])
