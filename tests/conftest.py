@@ -1,8 +1,12 @@
 """Test-wide settings: nothing may reach a hub or a logging service from a test.
 
 Also the ``slurm_cluster`` fixture of the ``slurm``-marked tests: it uses a local SLURM cluster that
-already answers, or, as root, starts one with ``slurm/local_cluster.sh up`` and stops it (only the
-daemons it started) when the session ends; without root or a running cluster the tests are skipped.
+already answers, or starts one with ``slurm/local_cluster.sh up`` (as root, or through passwordless
+``sudo -n``) and stops it (only the daemons it started) when the session ends. When the cluster tests
+were asked for (``RUN_SLURM=1`` or ``CI=true``, as ``./setup.sh test`` and ``.ci/run`` set them), a
+cluster that is missing and cannot be started FAILS them with the reason; otherwise (someone ran
+``pytest -m slurm`` by hand on a laptop) they are skipped with it. ``LIPSYNC_SLURM_START=0`` never
+starts the local cluster: only one that already answers is used.
 """
 
 import os
@@ -18,6 +22,28 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HYDRA_FULL_ERROR", "1")
 
 
+def slurm_tests_required() -> bool:
+    """True when this run asked for the cluster tests, so a cluster that cannot be had is a failure."""
+    return os.environ.get("RUN_SLURM") == "1" or os.environ.get("CI") == "true"
+
+
+def local_cluster_prefix() -> tuple[list[str] | None, str]:
+    """How this process can run ``slurm/local_cluster.sh`` -> (command prefix, "") or (None, why it cannot)."""
+    if os.environ.get("LIPSYNC_SLURM_START") == "0":
+        return None, "LIPSYNC_SLURM_START=0: the local cluster is not started, and no running cluster answers sinfo"
+    if os.geteuid() == 0:
+        prefix = []
+    elif shutil.which("sudo") and subprocess.run(["sudo", "-n", "true"], capture_output=True,
+                                                 check=False).returncode == 0:
+        prefix = ["sudo", "-n"]
+    else:
+        return None, (f"no SLURM cluster answers sinfo, and starting the local one (slurm/local_cluster.sh up) needs "
+                      f"root or passwordless sudo; this runner is uid {os.geteuid()} without either")
+    if not (shutil.which("slurmctld") or os.path.exists("/usr/sbin/slurmctld")) and not shutil.which("apt-get"):
+        return None, "SLURM is not installed and there is no apt-get to install it (slurm/local_cluster.sh up)"
+    return prefix, ""
+
+
 @pytest.fixture(scope="session")
 def slurm_cluster():
     from tests.helpers.slurm_helpers import LOCAL_CLUSTER, cluster_responds
@@ -25,15 +51,17 @@ def slurm_cluster():
     if cluster_responds():
         yield "existing"
         return
-    if os.geteuid() != 0:
-        pytest.skip("needs a running SLURM cluster, or root to start the local one (slurm/local_cluster.sh up)")
-    if not (shutil.which("slurmctld") or os.path.exists("/usr/sbin/slurmctld")) and not shutil.which("apt-get"):
-        pytest.skip("SLURM is not installed and there is no apt-get to install it (slurm/local_cluster.sh)")
-    proc = subprocess.run(["bash", str(LOCAL_CLUSTER), "up"], capture_output=True, text=True, timeout=900,
+    prefix, why_not = local_cluster_prefix()
+    if prefix is None:
+        if slurm_tests_required():
+            pytest.fail(f"RUN_SLURM=1 (or CI=true) asks for the SLURM tests, but {why_not}", pytrace=False)
+        pytest.skip(why_not)
+    proc = subprocess.run([*prefix, "bash", str(LOCAL_CLUSTER), "up"], capture_output=True, text=True, timeout=900,
                           check=False)
     if proc.returncode != 0 or not cluster_responds():
         pytest.fail(f"slurm/local_cluster.sh up failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     try:
         yield "started"
     finally:
-        subprocess.run(["bash", str(LOCAL_CLUSTER), "down"], capture_output=True, text=True, timeout=120, check=False)
+        subprocess.run([*prefix, "bash", str(LOCAL_CLUSTER), "down"], capture_output=True, text=True, timeout=120,
+                       check=False)
