@@ -9,7 +9,6 @@ from torch import nn
 
 from data_prep.schema import SAMPLES_PER_FRAME
 from evaluation.metrics.expert_lse import aligned_faces, expert_lse
-from evaluation.metrics.lse import lse_from_distances
 from data_prep.window_spec import WindowSpec
 from lipsync_train.networks.sync_scorer import SyncScorer
 
@@ -71,13 +70,23 @@ def test_delayed_audio_gives_the_syncnet_python_offset_and_lower_confidence(scor
 
 
 def test_reduction_is_the_published_one(scorer):
+    """expert_lse against syncnet_python's evaluate written out here from the embeddings: calc_pdist's
+    per-window loop over zero-padded audio, then offset = vshift - argmin, conf = median - min of the mean."""
     frames, audio = loudness_clip(40)
-    dists = scorer.shift_distances(frames, audio, 4)
-    res = expert_lse(scorer, frames, audio, vshift=4)
-    ref = lse_from_distances(dists.float(), 4)
-    assert (res.lse_c, res.lse_d, res.offset) == (ref.lse_c, ref.lse_d, ref.offset)
-    mean = dists.mean(0)
-    assert res.lse_c == pytest.approx(float(mean.median() - mean.min()), abs=1e-6)
+    k = 2  # audio 2 frames late, so the argmin is off the centre and a sign or padding slip shows
+    audio = np.concatenate([np.zeros(k * SAMPLES_PER_FRAME, np.int16), audio[:-k * SAMPLES_PER_FRAME]])
+    vshift = 4
+    video_emb, audio_emb = scorer.window_embeddings(frames, audio)  # (N, D) each
+    padded = torch.cat([torch.zeros(vshift, audio_emb.shape[1]), audio_emb, torch.zeros(vshift, audio_emb.shape[1])])
+    dists = torch.stack([torch.stack([torch.linalg.vector_norm(video_emb[i] - padded[i + j] + 1e-6)
+                                      for j in range(2 * vshift + 1)]) for i in range(len(video_emb))])
+    mdist = dists.mean(0)
+    minidx = int(torch.argmin(mdist))
+    res = expert_lse(scorer, frames, audio, vshift=vshift)
+    assert res.offset == vshift - minidx == -k
+    assert res.lse_d == pytest.approx(float(mdist[minidx]), abs=1e-5)
+    assert res.lse_c == pytest.approx(float(np.sort(mdist.numpy())[vshift] - mdist[minidx]), abs=1e-5)  # odd count
+    assert res.n_windows == len(video_emb)
 
 
 def test_aligned_faces_tracks_a_face_video(tmp_path):
