@@ -61,3 +61,31 @@ def test_parts_cover_the_manifest_exactly_once():
     for bad in ("3/3", "a/b", "1", "-1/2"):
         with pytest.raises(ValueError):
             parse_part(bad)
+
+
+def test_box_is_validated_and_round_trips(tmp_path):
+    box = {"top": 0.1, "bottom": 0.6, "left": 0.3, "right": 0.7}
+    path = write(tmp_path, [json.dumps({"id": "a", "url": "https://x", "box": box})])
+    entries = read_manifest(path)
+    assert entries[0].box == box and "box" not in entries[0].extra
+    out = tmp_path / "round.jsonl"
+    write_manifest(entries, out)
+    assert read_manifest(out)[0].box == box
+    for bad in ({"top": 0.1, "bottom": 0.6, "left": 0.3}, {**box, "right": 1.5}, {**box, "bottom": 0.05}, [0, 1, 0, 1]):
+        path = write(tmp_path, [json.dumps({"id": "a", "url": "https://x", "box": bad})])
+        with pytest.raises(ManifestError) as err:
+            read_manifest(path)
+        assert err.value.field == "box" and err.value.line == 1
+
+
+def test_relative_paths_resolve_against_the_manifests_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "data"
+    (folder / "videos").mkdir(parents=True)
+    path = folder / "m.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in [
+        {"id": "rel", "url": "videos/a.mp4"}, {"id": "abs", "url": "/srv/b.mp4"},
+        {"id": "yt", "url": "https://www.youtube.com/watch?v=x"}, {"id": "file", "url": "file:///srv/c.mp4"}]) + "\n")
+    monkeypatch.chdir(tmp_path)  # elsewhere than the manifest
+    urls = {e.id: e.url for e in read_manifest(path)}
+    assert urls == {"rel": str(folder / "videos" / "a.mp4"), "abs": "/srv/b.mp4",
+                    "yt": "https://www.youtube.com/watch?v=x", "file": "file:///srv/c.mp4"}
