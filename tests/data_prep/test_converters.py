@@ -110,8 +110,10 @@ def test_broken_clips_cost_only_themselves(tmp_path):
              "a_4": clip("a", "أهلا", 5.0, 2.0),  # ends before it starts
              "a_5": clip("a", "طيب")}
     text = json.dumps(clips, ensure_ascii=False)
-    # a missing comma inside a_1, a repeated id, and a file cut off inside the last clip
-    text = text.replace('"transcript": "كيف الحال"', '"transcript" "كيف الحال"')
+    # a missing colon inside a_1, a missing comma between a_4 and a_5 (loses nothing), a repeated id,
+    # and a file cut off inside the last clip
+    text = text.replace('"transcript": "كيف الحال"', '"transcript" "كيف الحال"').replace(', "a_5"', ' "a_5"')
+    assert '} "a_5"' in text
     text = text[:-1] + ', "a_0": ' + json.dumps(clip("a", "مكرر"), ensure_ascii=False) + ', "a_6": {"youtube_id": "a", "dur'
     src = tmp_path / "arabic.json"
     src.write_text(text, encoding="utf-8")

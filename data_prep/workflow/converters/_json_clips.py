@@ -7,7 +7,8 @@ clip with a missing comma, and 9,048 good clips are lost behind a traceback.
 that does not is returned as a :class:`BrokenClip` naming the clip and the
 line and column, and reading resumes at the next clip id (a key whose value
 is an object and which is not one of the format's own field names). A file
-that ends inside a clip (truncated) keeps every clip before it.
+that ends inside a clip (truncated) keeps every clip before it; a missing
+comma between two clips loses nothing and is read past.
 
 Encoding: the file is read as UTF-8, with or without a byte-order mark. A
 file that is not UTF-8 stops with an error naming the file, the byte, the
@@ -85,7 +86,7 @@ def read_clips(text: str, path: Path, field_names: frozenset[str]) -> list[tuple
         i = ws.match(text, i).end()
         if i < len(text) and text[i] == "}":
             return out
-        clip, start = None, i
+        clip, start, value_end = None, i, None
         try:
             clip, i = decoder.raw_decode(text, i)
             if not isinstance(clip, str):
@@ -95,7 +96,7 @@ def read_clips(text: str, path: Path, field_names: frozenset[str]) -> list[tuple
                 raise json.JSONDecodeError("expected ':' after the clip id", text, i)
             value, i = decoder.raw_decode(text, ws.match(text, i + 1).end())
             out.append((clip, value))
-            i = ws.match(text, i).end()
+            value_end, i = i, ws.match(text, i).end()
             if text.startswith(",", i):
                 i += 1
                 continue
@@ -103,13 +104,18 @@ def read_clips(text: str, path: Path, field_names: frozenset[str]) -> list[tuple
                 return out
             raise json.JSONDecodeError("expected ',' or '}' after the clip", text, i)
         except json.JSONDecodeError as exc:
-            resume = next((m for m in clip_start.finditer(text, max(exc.pos, start + 1))
+            search_from = value_end - 1 if value_end is not None else max(exc.pos, start + 1)
+            resume = next((m for m in clip_start.finditer(text, search_from)
                            if _key(m.group(1)) not in field_names), None)
+            if value_end is not None and resume is not None:
+                i = resume.start(1)  # the clip was read and the next one starts: no clip is lost (a missing comma)
+                continue
             name = clip if isinstance(clip, str) else f"<{_position(text, start)}>"
-            if out and out[-1][0] == name:  # the clip itself was read; what follows it is broken
+            if value_end is not None:  # the clip was read; the file breaks off after it
                 name = f"<after {name}>"
             truncated = resume is None and (exc.pos >= len(text.rstrip()) or not text.rstrip().endswith("}"))
-            what = "the file ends inside this clip (truncated JSON)" if truncated else f"invalid JSON ({exc.msg})"
+            what = (f"invalid JSON ({exc.msg})" if not truncated else "truncated JSON: the file ends after this clip"
+                    if value_end is not None else "truncated JSON: the file ends inside this clip")
             out.append((name, BrokenClip(name, f"{path}: clip {name!r}: {what} at {_position(text, exc.pos)}")))
             if resume is None:
                 return out
