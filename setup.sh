@@ -11,13 +11,15 @@ cd "$(dirname "$0")"
 ROOT="$(pwd)"
 VENV="$ROOT/.venv"
 SYSTEM_PACKAGES=(ffmpeg espeak-ng libespeak-ng1)
+# test only: the browser test of lipsync-app drives Debian's chromium with Playwright (no browser download)
+TEST_SYSTEM_PACKAGES=(chromium fonts-dejavu-core)
 PYTHON="${PYTHON:-python3}"
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-install_system() {
-  local missing=()
-  for pkg in "${SYSTEM_PACKAGES[@]}"; do
+install_system() {  # SYSTEM_PACKAGES and the packages given as arguments
+  local missing=() pkg
+  for pkg in "${SYSTEM_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -73,6 +75,6 @@ cmd="${1:-run}"; shift || true
 case "$cmd" in
   install) install_system; install_python ;;
   run) install_system; install_python; run_main "$@" ;;
-  test) install_system; install_python; run_tests "$@" ;;
+  test) install_system "${TEST_SYSTEM_PACKAGES[@]}"; install_python; run_tests "$@" ;;
   *) echo "usage: $0 [run|test|install]" >&2; exit 2 ;;
 esac

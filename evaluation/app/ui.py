@@ -36,11 +36,12 @@ def build_app(generator: AppGenerator, checkpoints: Callable[[], list[str]], def
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column():
-                face_image = gr.Image(label="Face photo", type="filepath", format="png", sources=["upload"],
-                                      elem_id="face-image")
-                face_video = gr.Video(label="…or a face video (used instead of the photo)", sources=["upload"],
-                                      elem_id="face-video")
-                text = gr.Textbox(label="Text to speak", lines=3, elem_id="text",
+                with gr.Row():
+                    face_image = gr.Image(label="Face photo", type="filepath", format="png", sources=["upload"],
+                                          height=260, elem_id="face-image")
+                    face_video = gr.Video(label="…or a face video (used instead)", sources=["upload"], height=260,
+                                          elem_id="face-video")
+                text = gr.Textbox(label="Text to speak", lines=2, elem_id="text",
                                   placeholder="مرحبا بكم في هذه الدورة  /  Welcome to the course")
                 with gr.Row():
                     lang = gr.Radio(list(LANGS), value="ar", label="Language", elem_id="lang")
@@ -51,17 +52,19 @@ def build_app(generator: AppGenerator, checkpoints: Callable[[], list[str]], def
                     ckpt = gr.Dropdown(choices, value=default_ckpt or (choices[0] if choices else None),
                                        label="Checkpoint", allow_custom_value=True, scale=4, elem_id="ckpt")
                     refresh = gr.Button("↻", scale=0, min_width=40)
-                with gr.Accordion("Settings", open=True):
-                    steps = gr.Slider(1, 100, value=defaults.num_steps, step=1, label="Sampling steps")
+                with gr.Row():
+                    steps = gr.Slider(1, 100, value=defaults.num_steps, step=1, label="Sampling steps",
+                                      elem_id="steps")
                     guidance = gr.Slider(1.0, 5.0, value=defaults.guidance_scale, step=0.1,
-                                         label="Guidance scale (1 = none)")
-                    seed = gr.Number(value=defaults.seed, precision=0, label="Seed")
+                                         label="Guidance (1 = none)", elem_id="guidance")
+                    seed = gr.Number(value=defaults.seed, precision=0, label="Seed", min_width=80, elem_id="seed")
                 run = gr.Button("Generate", variant="primary", elem_id="generate")
             with gr.Column():
                 video = gr.Video(label="Result", autoplay=True, buttons=["download"], interactive=False,
                                  elem_id="result")
-                scores = gr.Markdown(label="LSE", elem_id="scores")
-                info = gr.JSON(label="Details", elem_id="info")
+                scores = gr.Markdown(elem_id="scores")
+                with gr.Accordion("Details", open=False):
+                    info = gr.JSON(label="Details", elem_id="info")
 
         def generate(face_image, face_video, audio, text, lang, voice, ckpt, steps, guidance, seed,
                      progress=gr.Progress()):
