@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from evaluation.reference_lse import reference_evaluate
 from evaluation.syncnet_loader import build_syncnet_v2, extract_syncnet_state, load_syncnet
 from tests.helpers.video_helpers import make_video
 from tests.helpers.video_helpers import ffmpeg_available
@@ -59,9 +60,13 @@ def test_cli_lse_results_json(tmp_path, weights):
     res = json.loads((out / "results.json").read_text())
     assert [v["video"] for v in res["videos"]] == ["good.mp4", "good2.mkv"]
     assert {f["video"]: f["reason"] for f in res["failed"]} == {"silent.mp4": "no_audio", "short.mov": "too_short"}
+    model = load_syncnet(weights)
     for row in res["videos"]:
         assert set(row) == {"video", "lse_c", "lse_d", "offset"}
-        assert row["lse_c"] >= 0 and row["lse_d"] > 0 and -15 <= row["offset"] <= 15
+        # each row is what the reference port of syncnet_python (JPEG dump, cv2, python_speech_features) gives
+        offset, lse_c, lse_d = reference_evaluate(model, videos / row["video"])
+        assert row["offset"] == offset, row
+        assert (row["lse_c"], row["lse_d"]) == pytest.approx((lse_c, lse_d), rel=1e-4, abs=1e-4), row
     assert res["lse_c"] == pytest.approx(np.mean([v["lse_c"] for v in res["videos"]]))
     assert res["lse_d"] == pytest.approx(np.mean([v["lse_d"] for v in res["videos"]]))
     assert "fid" not in res and res["protocol"]["crop"] == "none"
