@@ -15,7 +15,7 @@ from evaluation.reference_lse import reference_scores
 from lipsync_train.networks import SyncNetV2
 from lipsync_train.networks.sync_scorer import export_syncnet_v2, load_sync_scorer
 from tests.helpers.fake_shards import fake_clip, write_fake_shards
-from tests.helpers.train_helpers import TINY_NET, run
+from tests.helpers.train_helpers import TINY_NET, assert_same_training_state, run
 
 def syncnet_python_offset(scorer, frames: np.ndarray, audio: np.ndarray, vshift: int) -> tuple[int, float]:
     """syncnet_python's offset and confidence written out from the scorer's window embeddings: each video window
@@ -33,18 +33,6 @@ def syncnet_python_offset(scorer, frames: np.ndarray, audio: np.ndarray, vshift:
     mean = np.mean([[dist(padded[i + j], video_emb[i]) for j in range(2 * vshift + 1)]
                     for i in range(len(video_emb))], axis=0)
     return vshift - int(np.argmin(mean)), float(np.median(mean) - mean.min())
-
-
-def assert_same_training_state(resumed: dict, straight: dict) -> None:
-    """Model weights and optimizer state (Adam step, moments) of two checkpoints are equal, tensor for tensor."""
-    assert resumed["global_step"] == straight["global_step"]
-    assert set(resumed["state_dict"]) == set(straight["state_dict"])
-    differ = [k for k, v in resumed["state_dict"].items() if not torch.equal(v, straight["state_dict"][k])]
-    assert not differ, f"weights differ from the uninterrupted run: {differ[:5]}"
-    for (i, a), (_, b) in zip(sorted(resumed["optimizer_states"][0]["state"].items()),
-                              sorted(straight["optimizer_states"][0]["state"].items())):
-        for name in a:
-            assert torch.equal(torch.as_tensor(a[name]), torch.as_tensor(b[name])), f"optimizer state {i}.{name}"
 
 
 @pytest.fixture(scope="module")
