@@ -1,7 +1,7 @@
 """Lip-sync a video (or a face image) to audio (or text): the ``lipsync-infer`` console script.
 
     lipsync-infer video=FILE audio=FILE ckpt=FILE out=FILE
-    lipsync-infer image=FACE.png text="مرحبا" ckpt=FILE out=OUT.mp4 num_steps=30 guidance_scale=2
+    lipsync-infer image=FACE.png 'text="مرحبا"' ckpt=FILE out=OUT.mp4 num_steps=30 guidance_scale=2   # Hydra: quote Arabic
     lipsync-infer image=FACE.png text="Hello there" lang=en tts=espeak ckpt=FILE out=OUT.mp4
     python -m lipsync_train.infer ...      # the same, without the console script
 
@@ -41,7 +41,8 @@ def run_inference(cfg: DictConfig) -> LipSyncResult:
     pipeline = LipSyncPipeline.from_checkpoint(cfg.ckpt, use_ema=cfg.use_ema, sampler=cfg.sampler, device=cfg.device)
     result = lipsync_video(pipeline, frames, audio, cfg.out, num_steps=cfg.num_steps,
                            guidance_scale=cfg.guidance_scale, chunk_frames=cfg.chunk_frames, loop=cfg.loop,
-                           seed=cfg.seed, feather=cfg.feather)
+                           seed=cfg.seed, feather=cfg.feather, still_fit=cfg.get("still_fit", True),
+                           still_motion=cfg.get("still_motion", True))
     print(f"wrote {result.out}: {result.n_frames} frames, {result.frames_without_face} without a face "
           f"(passed through), {result.fps:.2f} frames/s")
     return result
