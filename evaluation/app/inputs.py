@@ -33,7 +33,7 @@ def read_face_source(path: str | None) -> np.ndarray:
     try:
         return read_frames(path)
     except (ValueError, FileNotFoundError) as err:
-        raise UserError(f"The face file {Path(path).name} could not be read as an image or a video ({err}).")
+        raise UserError(f"The face file {Path(path).name} could not be read as an image or a video ({err}).") from err
 
 
 class Speech:
