@@ -62,12 +62,13 @@ class MfaAligner:
         self.min_confidence, self.command, self.beam = min_confidence, mfa_command, beam
 
     def align(self, audio: np.ndarray, sample_rate: int, text: str):
-        from data_prep.arabic.normalize import normalize_text, strip_diacritics
+        from data_prep.arabic.normalize import normalize_text, strip_diacritics, words_of
         from data_prep.phonemes import Alignment, AlignmentFailed
 
-        bare = strip_diacritics(normalize_text(text))
-        if not bare.strip():
+        words = words_of(strip_diacritics(normalize_text(text)))  # pause punctuation is not a word
+        if not words:
             raise AlignmentFailed("empty_transcript", f"no Arabic words in {text[:40]!r}")
+        bare = " ".join(words)
         with tempfile.TemporaryDirectory(prefix="mfa_") as tmp:
             corpus, out = Path(tmp, "corpus"), Path(tmp, "out")
             corpus.mkdir()
@@ -85,7 +86,7 @@ class MfaAligner:
         unknown = {"<unk>", "spn", "sil", ""}
         ali.phones = [p for p in ali.phones if p.label not in unknown]
         known = [w for w in ali.words if w.label not in unknown]
-        ali.confidence = len(known) / max(len(bare.split()), 1)
+        ali.confidence = len(known) / len(words)
         if ali.confidence < self.min_confidence:
             raise AlignmentFailed("low_confidence", f"MFA aligned {ali.confidence:.0%} of the words")
         return ali

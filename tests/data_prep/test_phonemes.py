@@ -1,7 +1,6 @@
 """The alignment stage: G2P timing, Alignment round trips, the built-in aligner, MFA hook."""
 
 import difflib
-import shutil
 
 import numpy as np
 import pytest
@@ -116,9 +115,3 @@ def test_failures_carry_reasons():
 
 def test_auto_falls_back_to_builtin_without_mfa_model():
     assert make_aligner("auto").name == "builtin-dtw"
-
-
-@pytest.mark.skipif(shutil.which("mfa") is None, reason="mfa (montreal-forced-aligner, conda) is not on PATH")
-def test_mfa_aligner_requires_a_model():
-    with pytest.raises(ValueError, match="acoustic_model"):
-        make_aligner("mfa")
