@@ -44,12 +44,30 @@ def make_app(cfg: DictConfig):
                      Settings(cfg.num_steps, cfg.guidance_scale, cfg.seed), cfg.ckpt)
 
 
+def launch(app, host: str, port: int, allowed_paths: list[str], attempts: int = 3) -> None:
+    """``app.launch`` without blocking, tried again when Gradio's start-up self-check fails.
+
+    Gradio asks its own page once with a 3 s timeout before it reports the server up, and calls a
+    timeout "localhost is not accessible"; on a busy machine the first, cold page can take longer.
+    The server is then warm, so a second launch on the same port passes.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            app.launch(server_name=host, server_port=port, prevent_thread_lock=True, ssr_mode=False,
+                       show_error=True, quiet=True, allowed_paths=allowed_paths)
+            return
+        except ValueError as err:
+            if "localhost is not accessible" not in str(err) or attempt == attempts:
+                raise
+            log.warning("Gradio's start-up check timed out (attempt %d of %d); launching again", attempt, attempts)
+            app.close()
+
+
 def serve(cfg: DictConfig, block: bool = True):
     """Launch on ``cfg.host:cfg.port`` (0: a free one); returns the app when ``block`` is False."""
     port = int(cfg.port) or free_port(cfg.host)
     app = make_app(cfg)
-    app.launch(server_name=cfg.host, server_port=port, prevent_thread_lock=True, ssr_mode=False,
-               show_error=True, quiet=True, allowed_paths=[str(cfg.out_dir)])
+    launch(app, cfg.host, port, [str(cfg.out_dir)])
     print(f"serving on http://{cfg.host}:{port}", flush=True)
     if block:
         app.block_thread()

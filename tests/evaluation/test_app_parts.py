@@ -15,7 +15,7 @@ import pytest
 from gradio_client import Client
 
 from evaluation.app.checkpoints import PipelineCache, find_unet_checkpoints
-from evaluation.app.cli import free_port
+from evaluation.app.cli import free_port, launch
 from evaluation.app.generate import AppResult, FrameProgress, Settings
 from evaluation.app.inputs import UserError
 from evaluation.app.ui import build_app
@@ -45,7 +45,7 @@ def test_two_requests_at_once_run_one_after_the_other(tmp_path, monkeypatch):
     gen = SlowGenerator(video)
     app = build_app(gen, lambda: [], Settings())
     port = free_port()
-    app.launch(server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True, allowed_paths=[str(tmp_path)])
+    launch(app, "127.0.0.1", port, [str(tmp_path)])
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         args = [None, None, None, "", "en", "espeak", "x.ckpt", 2, 1.5, 0]

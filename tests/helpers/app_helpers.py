@@ -35,7 +35,7 @@ def write_app_inputs(root: Path) -> dict[str, Path]:
 
 
 @contextmanager
-def running_app(root: Path, files: dict[str, Path], *overrides: str, timeout: float = 120.0) -> Iterator[str]:
+def running_app(root: Path, files: dict[str, Path], *overrides: str, timeout: float = 300.0) -> Iterator[str]:
     """``lipsync-app`` on a free port (offline: HF_HUB_OFFLINE=1), yielding its URL; stopped (by its pid) after.
 
     ``overrides`` are more ``key=value`` settings of ``conf/app.yaml``."""
