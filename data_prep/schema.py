@@ -92,6 +92,9 @@ class ClipMeta:
     sync: dict[str, Any] = field(default_factory=lambda: {"status": "skipped"})
     # phoneme alignment: {"status": "ok"|"failed"|"skipped", "aligner": ..., "confidence": ...}
     alignment: dict[str, Any] = field(default_factory=lambda: {"status": "skipped"})
+    # per-clip quality measures (data_prep.workflow.quality): upscale, mouth_sharpness, yaw, pitch, jitter,
+    # and which rule chose the speaker's face
+    quality: dict[str, Any] = field(default_factory=dict)
     pipeline_version: str = ""
     schema_version: int = SCHEMA_VERSION
 

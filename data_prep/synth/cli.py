@@ -2,6 +2,7 @@
 
     lipsync-make-data out_dir=data/synth
     lipsync-make-data out_dir=data/synth seed=3 n_speakers=2 videos_per_speaker=1 workers=2
+    lipsync-make-data out_dir=data/real n_speakers=2 videos_per_speaker=0 n_broken=0 realistic=true
 
 Configuration: ``conf/make_data.yaml``. A relative ``out_dir`` is resolved
 against the directory the command was started in (Hydra's original cwd).
@@ -38,7 +39,8 @@ def main(cfg: DictConfig) -> None:
     manifest = generate_dataset(out_dir, seed=int(cfg.seed), n_speakers=int(cfg.n_speakers),
                                 videos_per_speaker=int(cfg.videos_per_speaker),
                                 sentences_per_video=int(cfg.sentences_per_video),
-                                n_broken=int(cfg.n_broken), workers=int(cfg.workers))
+                                n_broken=int(cfg.n_broken), workers=int(cfg.workers),
+                                realistic=bool(cfg.get("realistic", False)))
     log.info("manifest: %s", manifest)
     print(manifest)
 

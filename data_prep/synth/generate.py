@@ -72,6 +72,7 @@ class VideoSpec:
     sample_rate: int
     seed: int
     broken: str | None = None  # a drop reason for the pipeline's bad-input tests
+    realistic: str | None = None  # a kind of data_prep.synth.realistic (portrait HEVC web-like source)
 
 
 def make_speakers(seed: int, n_speakers: int) -> list[Speaker]:
@@ -164,12 +165,18 @@ def manifest_row(spec: VideoSpec, path: Path, bare_text: str) -> dict:
 
 def _render_job(job: tuple[VideoSpec, LipRig, str]) -> dict:
     """Worker: render one video (regular or broken) and write its truth; return its manifest row."""
-    from data_prep.synth.broken import render_broken  # broken.py builds on this module
+    from data_prep.synth.broken import render_broken  # broken.py and realistic.py build on this module
+    from data_prep.synth.realistic import render_realistic
 
     spec, rig, out_dir = job
     out = Path(out_dir)
     path = out / "videos" / f"{spec.video_id}.mp4"
-    truth = render_broken(spec, rig, path) if spec.broken else render_talking_video(spec, rig, path)
+    if spec.broken:
+        truth = render_broken(spec, rig, path)
+    elif spec.realistic:
+        truth = render_realistic(spec, rig, path)
+    else:
+        truth = render_talking_video(spec, rig, path)
     if truth is not None:
         (out / "truth" / f"{spec.video_id}.json").write_text(json.dumps(truth, ensure_ascii=False), encoding="utf-8")
     text = truth["text"] if truth else " ".join(sentence(i)[1] for i in spec.sentences)
@@ -183,13 +190,16 @@ def _init_worker() -> None:
 
 
 def generate_dataset(out_dir: str | Path, seed: int = 0, n_speakers: int = 8, videos_per_speaker: int = 6,
-                     sentences_per_video: int = 2, n_broken: int = 7, workers: int = 1) -> Path:
+                     sentences_per_video: int = 2, n_broken: int = 7, workers: int = 1,
+                     realistic: bool = False) -> Path:
     """Write videos, truth and manifest under ``out_dir``; return the manifest path.
 
     ``n_broken`` bad inputs cycle through :data:`data_prep.synth.broken.BROKEN_KINDS`
-    (the default 7 makes each kind once).
+    (the default 7 makes each kind once). ``realistic=True`` adds one portrait
+    HEVC source per :data:`data_prep.synth.realistic.REALISTIC_KINDS` (off by default: they cost time).
     """
     from data_prep.synth.broken import plan_broken
+    from data_prep.synth.realistic import plan_realistic
 
     if n_speakers < 1 or videos_per_speaker < 0 or sentences_per_video < 1 or n_broken < 0 or workers < 1:
         raise ValueError(f"generate_dataset: need n_speakers>=1, videos_per_speaker>=0, sentences_per_video>=1, "
@@ -202,6 +212,8 @@ def generate_dataset(out_dir: str | Path, seed: int = 0, n_speakers: int = 8, vi
     speakers = make_speakers(seed, n_speakers)
     specs = plan_videos(seed, speakers, videos_per_speaker, sentences_per_video)
     specs += plan_broken(seed, speakers, n_broken)
+    if realistic:
+        specs += plan_realistic(seed, speakers)
     jobs = [(spec, rig, str(out)) for spec in specs]
     log.info("rendering %d videos (%d broken) into %s with %d worker(s)", len(specs), n_broken, out, workers)
     # Every video is rendered in a fresh process forked from a clean fork server:
@@ -212,7 +224,7 @@ def generate_dataset(out_dir: str | Path, seed: int = 0, n_speakers: int = 8, vi
     # whatever the number of workers. The fork server (not plain fork)
     # also keeps mediapipe's threads, started above, out of the children.
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["data_prep.synth.generate", "data_prep.synth.broken"])
+    ctx.set_forkserver_preload(["data_prep.synth.generate", "data_prep.synth.broken", "data_prep.synth.realistic"])
     with ctx.Pool(workers, initializer=_init_worker, maxtasksperchild=1) as pool:
         rows = list(tqdm(pool.imap(_render_job, jobs), total=len(jobs), desc="videos", unit="video",
                          disable=None))

@@ -20,12 +20,16 @@ from data_prep.workflow.sync_filter import DEFAULT_SCORER_LOADER
 class DownloadConfig:
     cache_dir: str = "${out_dir}/cache/downloads"
     retries: int = 3
-    format: str = "bestvideo[height<=720]+bestaudio/best[height<=720]/best"
+    # up to 1080p in either orientation: a portrait 1080x1920 upload must not come down as 404x720
+    format: str = "bestvideo[height<=1920][width<=1920]+bestaudio/best[height<=1920][width<=1920]/best"
 
 
 @dataclass
 class NormaliseConfig:
-    max_height: int = 720  # larger sources are scaled down before face tracking
+    # faces are warped from these frames, so keep native pixels: only a short side over
+    # max_short_side (4K) is scaled down; max_height (0 = off) is an optional explicit cap
+    max_height: int = 0
+    max_short_side: int = 1080
     min_seconds: float = 1.0  # shorter sources are dropped as too_short
     silence_dbfs: float = -50.0  # RMS level of the whole track below which it counts as silence
 
@@ -48,6 +52,8 @@ class FacesConfig:
     max_side: int = 480  # landmarking runs on frames downscaled to this side
     min_detection_confidence: float = 0.5
     smooth_window: int = 5  # frames, landmark smoothing
+    counter_model: int = 1  # BlazeFace face counter: 1 full range (finds small second faces), 0 short range
+    active_speaker: bool = True  # follow one face through several-face frames (data_prep/workflow/active_speaker.py)
 
 
 @dataclass
@@ -55,6 +61,17 @@ class AlignConfig:
     size: int = 256  # aligned face side in pixels
     smooth_window: int = 5  # frames, smoothing of the similarity transforms
     jpeg_quality: int = 92
+
+
+@dataclass
+class QualityConfig:
+    """Per-clip filters (data_prep/workflow/quality.py); each drop has its own reason."""
+
+    max_upscale: Optional[float] = None  # None: 1.0 for align.size 256, 1.5 for 512 (face_too_small)
+    min_mouth_sharpness: float = 50.0  # Laplacian variance of the mouth at 256 px (blurry)
+    max_yaw: float = 40.0  # degrees (profile)
+    max_pitch: float = 30.0  # degrees (profile)
+    max_jitter: float = 0.03  # eye-corner distances (jittery)
 
 
 @dataclass
@@ -105,6 +122,7 @@ class PrepConfig:
     clips: ClipsConfig = field(default_factory=ClipsConfig)
     faces: FacesConfig = field(default_factory=FacesConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     phonemes: PhonemesConfig = field(default_factory=PhonemesConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     shards: ShardsConfig = field(default_factory=ShardsConfig)

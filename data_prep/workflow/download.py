@@ -25,7 +25,7 @@ from data_prep.workflow.drops import Dropped
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FORMAT = "bestvideo[height<=720]+bestaudio/best[height<=720]/best"
+DEFAULT_FORMAT = "bestvideo[height<=1920][width<=1920]+bestaudio/best[height<=1920][width<=1920]/best"  # 1080p either orientation (portrait too)
 _UNREACHABLE_HINTS = ("404", "not found", "no such file", "unavailable", "private video", "does not exist",
                       "unsupported url", "unsupported url scheme", "name or service not known", "removed", "is not a valid url")
 

@@ -18,7 +18,11 @@ REASONS: dict[str, str] = {
     "too_short": "the (cut) media is shorter than the minimum duration",
     "no_face": "no face was found in the frames",
     "several_faces": "more than one face is visible, so the speaker is ambiguous",
-    "face_too_small": "the face is smaller than the minimum face size",
+    "face_too_small": "the face is smaller than the minimum face size, or the crop would upscale it more than "
+                      "quality.max_upscale",
+    "blurry": "the mouth region is not sharp enough (variance of the Laplacian below quality.min_mouth_sharpness)",
+    "profile": "the head is turned too far (yaw / pitch beyond quality.max_yaw / max_pitch)",
+    "jittery": "the face landmarks shake more than quality.max_jitter eye distances from frame to frame",
     "no_usable_segment": "no shot / face run is long enough to make a clip",
     "alignment_failed": "phoneme alignment of the transcript to the audio failed",
     "out_of_sync": "the audio-visual offset is outside the accepted range",

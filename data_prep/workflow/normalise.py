@@ -3,8 +3,14 @@
 Sources arrive at any frame rate, size and audio format. Every later stage
 assumes one format, so this stage re-encodes once:
 
-* video: 25 fps constant frame rate, H.264, ``max_height`` at most, a short GOP
-  (one keyframe a second) so later stages can seek to a clip range quickly;
+* video: 25 fps constant frame rate, H.264, a short GOP (one keyframe a second)
+  so later stages can seek to a clip range quickly, at the source's *own*
+  resolution up to ``max_short_side`` (1080 by default: a phone's portrait
+  1080x1920 stays native). Faces are warped from these frames, and web faces
+  are small (~290 px wide in portrait talking-head video): the old 720 px
+  height cap shrank such a face to ~110 px, and the 256 px alignment then
+  upscaled it 2.3x and kept less than half of the mouth detail (issue 17).
+  ``max_height`` (0 = off) remains as an explicit cap for users who want it;
 * audio: 16 kHz mono int16, trimmed / padded to exactly ``n_frames * 640``
   samples so that frame ``t`` owns samples ``640 t .. 640 (t + 1)``.
 
@@ -83,8 +89,8 @@ def count_frames(video: Path) -> int:
 
 
 def normalise(src: Path, out_dir: Path, start: float | None = None, end: float | None = None,
-              fps: int = FPS, sample_rate: int = SAMPLE_RATE, max_height: int = 720,
-              min_seconds: float = 1.0, silence_dbfs: float = -50.0) -> NormalisedMedia:
+              fps: int = FPS, sample_rate: int = SAMPLE_RATE, max_height: int = 0,
+              min_seconds: float = 1.0, silence_dbfs: float = -50.0, max_short_side: int = 1080) -> NormalisedMedia:
     """Re-encode ``src`` (cut to ``[start, end)`` seconds) to ``out_dir/<stem>_norm.mp4`` plus audio.
 
     Raises :class:`Dropped` with ``corrupt_file``, ``no_video_stream``,
@@ -105,7 +111,7 @@ def normalise(src: Path, out_dir: Path, start: float | None = None, end: float |
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"{src.stem}_norm.mp4"
     partial = out_dir / f".{src.stem}_norm.partial-{os.getpid()}.mp4"
-    audio = _encode(src, partial, begin, end, fps, sample_rate, max_height)
+    audio = _encode(src, partial, begin, end, fps, sample_rate, max_height, max_short_side)
     try:
         n_frames, width, height = frames_and_size(partial)
         duration = n_frames / fps
@@ -131,13 +137,12 @@ def normalise(src: Path, out_dir: Path, start: float | None = None, end: float |
 
 
 def _encode(src: Path, video_out: Path, begin: float, end: float | None, fps: int, sample_rate: int,
-            max_height: int) -> np.ndarray:
+            max_height: int, max_short_side: int = 0) -> np.ndarray:
     """One ffmpeg pass: video to ``video_out``, audio as raw s16le on stdout -> (n,) int16."""
     cut = ["-ss", f"{begin:.3f}"] if begin > 0 else []  # input seeking; accurate when transcoding
     if end is not None:
         cut += ["-t", f"{end - begin:.3f}"]
-    # -2 keeps the aspect ratio with an even width (yuv420p needs even sizes)
-    vf = f"fps={fps},scale=-2:'min({max_height},trunc(ih/2)*2)'"
+    vf = f"fps={fps},{scale_filter(max_height, max_short_side)}"
     # first_pts=0 pads/trims the audio start so it lines up with video frame 0
     af = f"aresample={sample_rate}:async=1:first_pts=0"
     cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", *cut, "-i", str(src),
@@ -151,6 +156,23 @@ def _encode(src: Path, video_out: Path, begin: float, end: float | None, fps: in
         video_out.unlink(missing_ok=True)
         raise Dropped(STAGE, "corrupt_file", f"{src}: ffmpeg failed: {_tail(result.stderr.decode(errors='replace'))}")
     return np.frombuffer(result.stdout[: len(result.stdout) // 2 * 2], np.int16).copy()
+
+
+def scale_filter(max_height: int = 0, max_short_side: int = 0) -> str:
+    """ffmpeg ``scale`` filter: never upscale, shrink only past ``max_height`` / ``max_short_side`` (0 = no cap).
+
+    Works on the frame after ffmpeg's autorotation (phone videos store portrait
+    as rotated landscape), and keeps both sides even (yuv420p needs it).
+    """
+    factors = ["1"]
+    if max_height > 0:
+        factors.append(f"{max_height}/ih")
+    if max_short_side > 0:
+        factors.append(f"{max_short_side}/min(iw\\,ih)")
+    factor = factors[0]
+    for f in factors[1:]:
+        factor = f"min({factor}\\,{f})"
+    return f"scale=w='trunc(iw*{factor}/2)*2':h='trunc(ih*{factor}/2)*2'"
 
 
 def fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:

@@ -34,7 +34,7 @@ from data_prep.workflow.manifest import ManifestEntry, parse_part, read_manifest
 from data_prep.workflow.process_source import PIPELINE_VERSION, process_source
 from data_prep.shard_index import build_index, write_index, write_json_atomic
 from data_prep.workflow.shards import ShardInfo, assign_splits, write_jsonl_atomic, write_shards, write_source_tar
-from data_prep.workflow.sync_filter import make_sync_filter
+from data_prep.workflow.sync_filter import SYNC_NOT_CHECKED, make_sync_filter
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ def process_part(cfg: dict) -> dict:
         "kept_sources": sum(1 for r in records if r["kept"]),
         "timings": dict(sum((Counter(r["timings"]) for r in records), Counter())),
         "frames": sum(r["frames"] for r in records),
+        "quality": {k: q for r in records for k, q in r.get("quality", {}).items()},
         "speaker_splits": speaker_splits,
     }
     write_json_atomic(part, paths.part_record(index, count))
@@ -191,13 +192,29 @@ def merge_parts(cfg: dict) -> dict:
     n_sources = sum(len(p["sources"]) for p in parts)
     kept = sum(p["kept_sources"] for p in parts)
     timings = dict(sum((Counter(p["timings"]) for p in parts), Counter()))
+    clips = {k: q for p in parts for k, q in sorted(p.get("quality", {}).items())}
     index = build_index(infos, parts[0]["speaker_splits"], drops,
                         {"total": n_sources, "kept": kept, "dropped": n_sources - kept},
                         {"pipeline_version": PIPELINE_VERSION, "parts": count,
                          "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
-                         "source_frames": sum(p["frames"] for p in parts)})
+                         "source_frames": sum(p["frames"] for p in parts),
+                         "quality": quality_summary(clips, cfg.get("quality")), "clips": clips,
+                         "sync": {"checked": bool(cfg["sync"]["ckpt"]), "ckpt": cfg["sync"]["ckpt"]}})
     write_index(index, paths.out)
     return index
+
+
+def quality_summary(clips: dict[str, dict], thresholds: dict | None) -> dict:
+    """index.json's ``quality``: the thresholds used and min / median / max of each measure over kept clips."""
+    import numpy as np
+
+    measures = sorted({m for q in clips.values() for m, v in q.items() if isinstance(v, (int, float))})
+    stats = {}
+    for m in measures:
+        values = np.array([q[m] for q in clips.values() if isinstance(q.get(m), (int, float))], np.float64)
+        stats[m] = {"min": round(float(values.min()), 4), "median": round(float(np.median(values)), 4),
+                    "max": round(float(values.max()), 4)}
+    return {"thresholds": dict(thresholds or {}), "kept_clips": stats}
 
 
 def summary_table(index: dict) -> str:
@@ -208,6 +225,8 @@ def summary_table(index: dict) -> str:
                      f"{len(info['speakers']):>8}")
     src = index["sources"]
     lines.append(f"sources: {src['total']} total, {src['kept']} with clips, {src['dropped']} without")
+    if not index.get("sync", {}).get("checked", True):
+        lines.append(f"WARNING: {SYNC_NOT_CHECKED}")
     if index["drops"]["total"]:
         lines.append("dropped (stage / reason: count):")
         for stage, reasons in sorted(index["drops"]["by_stage"].items()):

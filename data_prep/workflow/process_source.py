@@ -1,8 +1,9 @@
 """One source video through every stage, into the encoded samples of its clips.
 
-    download -> normalise (25 fps, 16 kHz) -> phoneme alignment of the whole
-    transcript -> shots -> face tracking -> usable segments -> clips ->
-    face alignment -> [sync filter] -> per-clip TextGrid + frame labels -> samples
+    download -> normalise (25 fps, 16 kHz, native resolution) -> phoneme
+    alignment of the whole transcript -> shots -> face tracking -> usable
+    segments -> clips -> face alignment -> quality filters -> [sync filter]
+    -> per-clip TextGrid + frame labels -> samples
 
 The function runs in a worker process and never raises for bad input: a stage
 that rejects the source raises :class:`Dropped`, which becomes a drop record;
@@ -39,12 +40,13 @@ class SourceResult:
     dropped: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     frames: int = 0  # frames of the normalised source
+    quality: dict[str, dict] = field(default_factory=dict)  # kept clip key -> its quality measures
 
     def record(self) -> dict:
         """The JSON-able summary kept in the work folder (samples live in the source tar)."""
         return {"id": self.id, "kept": [s["__key__"] for s in self.samples], "dropped": self.dropped,
                 "timings": {k: round(v, 4) for k, v in self.timings.items()}, "frames": self.frames,
-                "seconds": round(sum(s["_seconds"] for s in self.samples), 3)}
+                "seconds": round(sum(s["_seconds"] for s in self.samples), 3), "quality": self.quality}
 
 
 @contextmanager
@@ -83,6 +85,14 @@ def _intersect(shots: list[tuple[int, int]], runs: list[tuple[int, int]]) -> lis
     return sorted(out)
 
 
+def _speaker_rule(rules: np.ndarray) -> str:
+    """The rule that chose a clip's face: the commonest non-"single" rule of its frames, else "single"."""
+    from collections import Counter
+
+    chosen = Counter(r for r in rules if r and r != "single")
+    return chosen.most_common(1)[0][0] if chosen else "single"
+
+
 def process_source(entry: ManifestEntry, cfg: dict, split: str, work_dir: Path, sync_filter=None) -> SourceResult:
     """Run every stage for ``entry``; ``cfg`` is the resolved data_prep config as a plain dict."""
     result = SourceResult(entry.id)
@@ -108,15 +118,18 @@ def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> No
     from data_prep.face_align import align_frames, estimate_affines, open_video, transform_points
     from data_prep.faces import smooth_landmarks, track_faces, usable_runs
     from data_prep.workflow.normalise import normalise
+    from data_prep.workflow.quality import QualityThresholds, check_quality, check_upscale, measure_clip, upscale_factor
     from data_prep.workflow.shots import detect_shots, segment_clips
 
     dl, norm, shots_cfg, clips_cfg = cfg["download"], cfg["normalise"], cfg["shots"], cfg["clips"]
     faces_cfg, align_cfg, phon_cfg = cfg["faces"], cfg["align"], cfg["phonemes"]
+    limits = QualityThresholds.from_config(cfg.get("quality"))
     with _timed(result, "download"):
         raw = download(entry.url, dl["cache_dir"], retries=dl["retries"], video_format=dl["format"])
     with _timed(result, "normalise"):
         media = normalise(raw, scratch, entry.start, entry.end, fps=schema.FPS, sample_rate=schema.SAMPLE_RATE,
-                          max_height=norm["max_height"], min_seconds=norm["min_seconds"],
+                          max_height=norm["max_height"], max_short_side=norm["max_short_side"],
+                          min_seconds=norm["min_seconds"],
                           silence_dbfs=norm["silence_dbfs"])
     result.frames = media.n_frames
 
@@ -142,7 +155,14 @@ def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> No
         shots = detect_shots(media.video, threshold=shots_cfg["threshold"], min_shot_frames=shots_cfg["min_shot_frames"])
     with _timed(result, "faces"):
         track = track_faces(media.video, max_side=faces_cfg["max_side"],
-                            min_detection_confidence=faces_cfg["min_detection_confidence"])
+                            min_detection_confidence=faces_cfg["min_detection_confidence"],
+                            counter_model=faces_cfg.get("counter_model", 1))
+        speaker_rules = np.where(track.n_faces == 1, "single", "").astype(object)
+        if faces_cfg.get("active_speaker", True):
+            from data_prep.workflow.active_speaker import resolve_speaker
+
+            speaker_rules = resolve_speaker(track, media.audio, (media.width, media.height),
+                                            getattr(entry, "box", None))
     clip_frames = int(round(clips_cfg["seconds"] * schema.FPS))
     min_frames = int(round(clips_cfg["min_seconds"] * schema.FPS))
     runs, rejected = usable_runs(track, min_face_size=faces_cfg["min_face_size"], min_frames=min_frames)
@@ -160,9 +180,16 @@ def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> No
             with _timed(result, "align"):
                 affines = estimate_affines(landmarks[start:stop], size=align_cfg["size"],
                                            smooth_window=align_cfg["smooth_window"])  # (n, 2, 3)
+                # before decoding: a face that needs too much upscaling is not worth warping
+                check_upscale(upscale_factor(affines), align_cfg["size"], limits, key)
                 frames = align_frames(media.video, start, stop, affines, size=align_cfg["size"],
                                       reader=reader)  # (n, S, S, 3)
                 points = transform_points(landmarks[start:stop], affines)  # (n, 478, 2)
+            with _timed(result, "quality"):
+                pose = track.pose[start:stop] if track.pose is not None else None
+                quality = measure_clip(affines, frames, pose, track.landmarks[start:stop])
+                quality["speaker"] = _speaker_rule(speaker_rules[start:stop])
+                check_quality(quality, limits, key)
             audio = media.audio[start * schema.SAMPLES_PER_FRAME: stop * schema.SAMPLES_PER_FRAME]
             video_sel, audio_sel, sync_meta = slice(0, stop - start), slice(0, stop - start), {"status": "skipped"}
             if sync_filter is not None:
@@ -185,12 +212,13 @@ def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> No
                 source_start=float(entry.start or 0.0), n_frames=n, size=align_cfg["size"],
                 affines=np.round(affines, 5).tolist(), source_size=(media.width, media.height),
                 text=entry.text, lang=entry.lang, sync=sync_meta, alignment=dict(align_status),
-                pipeline_version=PIPELINE_VERSION,
+                quality=quality, pipeline_version=PIPELINE_VERSION,
             )
             clip = schema.Clip(frames, audio, points, meta, textgrid, phone_ids, viseme_ids)
             sample = schema.encode_sample(clip, jpeg_quality=align_cfg["jpeg_quality"])
             sample["_seconds"] = n / schema.FPS
             result.samples.append(sample)
+            result.quality[key] = quality
         except Dropped as drop:
             # a clip-level drop: the source's other clips are kept
             result.dropped.append({"id": key, "stage": drop.stage, "reason": drop.reason, "detail": drop.detail})

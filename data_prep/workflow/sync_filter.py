@@ -10,8 +10,9 @@ offset is larger than ``max_abs_offset`` frames (``out_of_sync``), and
 re-pairs the rest: with offset ``k`` (syncnet_python's sign: the audio that
 belongs to video frame ``t`` sits at audio frame ``t - k``) it keeps video
 frames ``k..T`` with audio frames ``0..T-k`` (mirrored for ``k < 0``), so no
-silence is invented. Without a checkpoint the stage is skipped with one log
-line and clips are marked ``{"status": "skipped"}``.
+silence is invented. Without a checkpoint the stage is skipped with a warning
+(:data:`SYNC_NOT_CHECKED`, repeated under the run's summary table and recorded
+in ``index.json`` as ``sync.checked: false``) and clips are marked ``{"status": "skipped"}``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from data_prep.workflow.drops import Dropped
 
 log = logging.getLogger(__name__)
 DEFAULT_SCORER_LOADER = "lipsync_train.networks.sync_scorer.load_sync_scorer"  # named, never imported here
+SYNC_NOT_CHECKED = ("A/V SYNC NOT CHECKED: no SyncNet checkpoint (sync.ckpt) is configured, so out-of-sync "
+                    "uploads pass into the shards unshifted; set sync.ckpt=FILE to check and fix them")
 
 
 class SyncScorer(Protocol):
@@ -78,7 +81,7 @@ def make_sync_filter(ckpt: str | None, scorer_loader: str | Callable[[str], Sync
     workflow receives it instead of importing it: the scorer belongs to the training floor above.
     """
     if not ckpt:
-        log.info("sync filter skipped: no SyncNet checkpoint configured (set sync.ckpt=FILE to enable)")
+        log.warning(SYNC_NOT_CHECKED)
         return None
     if isinstance(scorer_loader, str):
         from hydra.utils import get_method
