@@ -31,6 +31,17 @@ def prep(manifest: Path, out: Path, *overrides: str, check: bool = True) -> subp
     return proc
 
 
+ALIGNMENT_MEMBERS = {"phones.textgrid", "phone_ids.npy", "viseme_ids.npy", "meta.json"}
+
+
+def only_alignment_confidence_differs(a: dict, b: dict) -> bool:
+    """The two samples' meta.json agree on every field but ``alignment.confidence``."""
+    meta_a, meta_b = json.loads(a["meta.json"]), json.loads(b["meta.json"])
+    meta_a.get("alignment", {}).pop("confidence", None)
+    meta_b.get("alignment", {}).pop("confidence", None)
+    return meta_a == meta_b
+
+
 def read_all(out: Path) -> dict[str, dict]:
     samples = {}
     for shard in sorted((out / "shards").glob("*.tar")):
@@ -117,8 +128,23 @@ def test_resume_after_kill_gives_the_same_samples(generated, full_run, tmp_path)
     subprocess.run(cmd, check=True, capture_output=True, timeout=900)
     resumed, reference = read_all(out), read_all(full_run)
     assert sorted(resumed) == sorted(reference)
-    for key in reference:
-        assert resumed[key]["audio.wav"] == reference[key]["audio.wav"]
+    assert sorted(p.name for p in (out / "shards").glob("*.tar")) == sorted(
+        p.name for p in (full_run / "shards").glob("*.tar"))
+    alignment_differs = []
+    for key, sample in reference.items():  # every member of every sample, byte for byte
+        assert sorted(resumed[key]) == sorted(sample), key
+        differ = [m for m in sample if not m.startswith("__") and resumed[key][m] != sample[m]]
+        if differ and set(differ) <= ALIGNMENT_MEMBERS and only_alignment_confidence_differs(resumed[key], sample):
+            alignment_differs.append(f"{key}: {sorted(differ)}")
+            continue
+        assert not differ, f"{key}: members {differ} differ from the uninterrupted run's"
+    if alignment_differs:
+        # Known (issue 16): libespeak-ng's output depends on what the same process spoke before (the same text
+        # twice gives audio of 50260 and 50266 samples, events 1 ms apart), so the aligner's template, hence the
+        # TextGrid, the frame phone labels and the alignment confidence, depend on which worker aligned which
+        # source in what order. Every other member is identical. Remove this once espeak is made history-free.
+        pytest.xfail("phoneme alignment differs after resume (espeak-ng keeps state between utterances): "
+                     + "; ".join(alignment_differs))
     dropped = (out / "dropped.jsonl").read_text().splitlines()
     assert len(dropped) == len(set(dropped)) == len((full_run / "dropped.jsonl").read_text().splitlines())
 
