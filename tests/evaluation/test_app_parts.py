@@ -82,3 +82,32 @@ def test_checkpoints_of_both_kinds_are_offered_and_a_syncnet_is_refused(tmp_path
         cache.get(str(expert))
     with pytest.raises(UserError, match="notes.ckpt could not be loaded"):
         cache.get(str(runs / "notes.ckpt"))
+
+
+def test_result_is_scored_by_the_expert_and_by_syncnet_v2_weights(tmp_path):
+    """Both judges of the app on one talking-photo video: numbers from each, and the table names both."""
+    import numpy as np
+    import torch
+
+    from data_prep.media import write_video
+    from data_prep.synth.face_rig import face_photo
+    from evaluation.app.scores import ResultScorer, scores_markdown
+    from evaluation.syncnet_loader import build_syncnet_v2
+
+    torch.manual_seed(0)
+    torch.save(build_syncnet_v2().state_dict(), tmp_path / "syncnet_v2.model")  # random weights, official layout
+    # syncnet_python's tracker keeps faces over 100 px in tracks over 100 frames: the photo at 768 px for 4.4 s
+    import cv2
+
+    photo = cv2.resize(face_photo(), (768, 768), interpolation=cv2.INTER_CUBIC)
+    audio = (np.random.default_rng(0).standard_normal(640 * 110) * 3000).astype(np.int16)
+    video = write_video(tmp_path / "talk.mp4", [photo] * 110, 768, 768, audio)
+    scorer = ResultScorer(str(write_syncnet_ckpt(tmp_path / "expert.ckpt", tiny_net(), 64)),
+                          str(tmp_path / "syncnet_v2.model"))
+    scores = scorer.score(video, audio)
+    assert set(scores) == {"expert", "syncnet_v2"}
+    for judge in scores.values():
+        assert "lse_c" in judge, scores
+        assert np.isfinite(judge["lse_c"]) and np.isfinite(judge["lse_d"]) and abs(judge["offset"]) <= 15
+    table = scores_markdown(scores)
+    assert "| expert |" in table and "| syncnet_v2 |" in table
