@@ -14,12 +14,15 @@ antialias) to 299x299 and scaled to [-1, 1], as pytorch-fid's ``InceptionV3``.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+log = logging.getLogger(__name__)
 
 
 class BasicConv2d(nn.Module):
@@ -188,25 +191,17 @@ def load_fid_inception(path: str | Path, device: str | torch.device = "cpu") -> 
     return model.eval().to(device)
 
 
-RANDOM_INCEPTION = ("random-init FIDInceptionV3 (seed 0, BatchNorm statistics calibrated on the reference faces): "
-                    "comparable between runs of this demo only, not a published FID; "
-                    "set score.inception_weights=pt_inception-2015-12-05-6726825d.pth")
+def random_inception(calibration_faces: np.ndarray) -> FIDInceptionV3:
+    """The FID architecture with seeded random weights, BatchNorm statistics measured on ``calibration_faces``.
 
-def fid_inception_for(weights: str | None, calibration_faces: np.ndarray):
-    """-> (Inception for FID, description). The official weights when given.
-
-    Without them: the same architecture with seeded random weights. Its
-    BatchNorm layers keep their default statistics (mean 0, variance 1), under
-    which activations fade through ~90 layers and every image maps to nearly the
-    same vector (FID ~0 whatever the images); so the statistics are first
-    measured on the reference faces, which keeps random features informative.
+    With their default statistics (mean 0, variance 1) activations fade through
+    ~90 layers and every image maps to nearly the same vector (FID ~0 whatever
+    the images); measured statistics keep random features informative. Calibrate
+    on faces that neither scored side contains, so both sides are treated alike.
     """
-    if weights:
-        return load_fid_inception(weights), f"official ({weights})"
     torch.manual_seed(0)
     model = FIDInceptionV3()
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    for norm in norms:
+    for norm in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
         norm.reset_running_stats()
         norm.momentum = None  # a plain average over all calibration batches
     model.train()
@@ -214,4 +209,27 @@ def fid_inception_for(weights: str | None, calibration_faces: np.ndarray):
         for i in range(0, len(calibration_faces), 50):
             batch = torch.from_numpy(np.ascontiguousarray(calibration_faces[i:i + 50]))  # (B, S, S, 3) RGB
             model(batch.permute(0, 3, 1, 2).float() / 255.0)
-    return model.eval(), RANDOM_INCEPTION
+    return model.eval()
+
+
+def fid_inception_for(weights: str | None, calibration_faces: np.ndarray) -> tuple[FIDInceptionV3, str]:
+    """-> (Inception for FID, description). The official weights when they resolve (path, or URL cached or online).
+
+    Otherwise (offline and not cached, or ``weights`` null) :func:`random_inception` calibrated on
+    ``calibration_faces``; the description says so and why: such a number compares runs of one setup
+    against its own control rows, never a published FID.
+    """
+    from data_prep.pretrained import PretrainedNotAvailable
+
+    why = "no inception_weights given"
+    if weights:
+        try:
+            return load_fid_inception(weights), f"official ({weights})"
+        except PretrainedNotAvailable as err:
+            why = str(err)
+            log.warning("FID: the official Inception is not available (%s); falling back to a random-init "
+                        "Inception: NOT a published FID", err)
+    return random_inception(calibration_faces), (
+        f"random-init FIDInceptionV3 (seed 0, BatchNorm statistics from {len(calibration_faces)} training-split "
+        f"faces that neither scored side contains), because: {why}. Compare it with the control rows only, "
+        f"never with a published FID")

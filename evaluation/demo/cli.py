@@ -28,9 +28,10 @@ from data_prep import CONF_DIR
 log = logging.getLogger("lipsync-demo")
 SECTIONS = {"data": ["n_speakers", "videos_per_speaker", "sentences_per_video", "n_broken", "workers"],
             "shards": ["workers", "max_samples", "overrides"], "syncnet": ["max_steps", "overrides"],
+            "judge": ["max_steps", "overrides"],
             "unet": ["max_steps", "overrides"], "generate": ["text", "voice", "num_steps", "guidance_scale"],
             "score": ["syncnet_v2_weights", "inception_weights", "sync_margin_clips", "sync_margin_frames",
-                      "eval_overrides"]}
+                      "fid_max_frames", "eval_overrides"]}
 
 
 def check_config(cfg: dict) -> None:
@@ -43,12 +44,12 @@ def check_config(cfg: dict) -> None:
         missing = sorted(set(keys) - set(given))
         if unknown or missing:
             raise ValueError(f"{section}: unknown keys {unknown}, missing keys {missing}; expected {keys}")
-    for section in ("syncnet", "unet"):
+    for section in ("syncnet", "judge", "unet"):
         if int(cfg[section]["max_steps"]) < 1:
             raise ValueError(f"{section}.max_steps: expected >= 1, got {cfg[section]['max_steps']}")
     for key in ("syncnet_v2_weights", "inception_weights"):
         path = cfg["score"][key]
-        if path and not Path(path).is_file():
+        if path and not str(path).startswith(("http://", "https://")) and not Path(path).is_file():
             raise FileNotFoundError(f"score.{key}: {path} does not exist")
 
 
@@ -65,6 +66,7 @@ def run_demo(cfg: dict) -> dict:
     settings = {name: cfg.get(name) for name in STAGES}
     settings.update({"data": {**cfg["data"], "seed": cfg["seed"]},
                      "syncnet": {**cfg["syncnet"], "seed": cfg["seed"], "logger": cfg["logger"]},
+                     "judge": {**cfg["judge"], "seed": cfg["seed"], "logger": cfg["logger"]},
                      "unet": {**cfg["unet"], "seed": cfg["seed"], "logger": cfg["logger"]}})
     rerun = [] if cfg["stages"] in (None, "all") else wanted
     until = max(wanted, key=STAGES.index)

@@ -75,7 +75,7 @@ def plot_viseme_confidence(per_viseme: dict[str, dict[str, dict]], out: Path) ->
         ax.bar(x, [table.get(n, {}).get("lse_c", np.nan) for n in names], width, label=group)
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=45, ha="right", fontsize=8)
     ax.axhline(0, color="black", linewidth=0.5)
-    ax.set(ylabel="confidence (median - d at best offset)", title="per-viseme sync confidence, this project's expert")
+    ax.set(ylabel="confidence (median - d at best offset)", title="per-viseme sync confidence, the independent judge")
     if per_viseme:
         ax.legend()
     fig.tight_layout()
@@ -112,26 +112,30 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(video, LSE-C, LSE-D, offset) rows of the expert's scores, generated first, then the controls."""
+def summary_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
+    """(video, LSE-C, LSE-D, offset, LSE-C and offset vs the other audio) rows of the judge's scores."""
     order = ["generated_speech", "generated_text", "ground_truth", "source_unsynced"]
     videos = results.get("videos", {})
-    return [(name, _fmt(videos[name]["lse_c"]), _fmt(videos[name]["lse_d"]), _fmt(videos[name]["offset"]))
-            for name in order if name in videos]
+    return [(name, _fmt(v.get("lse_c")), _fmt(v.get("lse_d")), _fmt(v.get("offset")), _fmt(v.get("other_lse_c")),
+             _fmt(v.get("other_offset"))) for name in order if (v := videos.get(name))]
 
 
 def summary_table(results: dict[str, Any]) -> str:
     """The table the demo prints at the end (plain text, fixed columns)."""
-    lines = [f"{'video':<18}{'LSE-C':>8}{'LSE-D':>8}{'offset':>8}"]
-    lines += [f"{a:<18}{b:>8}{c:>8}{d:>8}" for a, b, c, d in summary_rows(results)]
-    lines.append(f"{'':-<42}")
+    head = ("video", "LSE-C", "LSE-D", "offset", "C other", "off. other")
+    lines = [f"{head[0]:<18}" + "".join(f"{h:>11}" for h in head[1:])]
+    lines += [f"{row[0]:<18}" + "".join(f"{x:>11}" for x in row[1:]) for row in summary_rows(results)]
+    lines.append(f"{'':-<73}")
+    official = str(results.get("fid_inception", "")).startswith("official")
     lines.append(f"lse_c {_fmt(results.get('lse_c'))}   lse_d {_fmt(results.get('lse_d'))}   "
-                 f"fid {_fmt(results.get('fid'))}" + ("" if str(results.get("fid_inception", "")).startswith(
-                     "official") else " (random-init Inception)"))
+                 f"fid {_fmt(results.get('fid'))}" + ("" if official else " (random-init Inception)"))
+    for name, row in (results.get("fid_rows") or {}).items():
+        lines.append(f"  FID {name:<26}{_fmt(row['fid']):>10}  ({row['frames'][0]} vs {row['frames'][1]} frames)")
     margin = results.get("sync_margin")
     if margin:
-        lines.append(f"sync margin (own audio - shuffled audio, {len(margin['true'])} test clips): "
-                     f"{_fmt(margin['margin'])}")
+        lines.append(f"sync margin (judged vs driving - vs other audio, {len(margin['generations'])} generations): "
+                     f"{_fmt(margin['margin'])}; in sync (|offset| <= 1) {_fmt(margin['in_sync'])}, "
+                     f"better with the driving audio {_fmt(margin['wins'])}")
     v2 = results.get("syncnet_v2")
     if v2:
         lines.append(f"syncnet_v2 (published protocol): lse_c {_fmt(v2['lse_c'])}   lse_d {_fmt(v2['lse_d'])}")
@@ -147,13 +151,24 @@ def write_summary(results: dict[str, Any], generated: dict[str, Any], out: Path)
         f"lip-synced to the speech of `{held.get('speech_source')}` ({held.get('speech_text')}) and to the text "
         f"\"{held.get('text')}\" spoken by espeak-ng.", "",
         "```", summary_table(results), "```", "",
-        f"- LSE scorer: {results['scorer']['kind']} expert ({results['scorer']['distance']} distance), "
-        f"{results['scorer']['syncnet_ckpt']}",
+        f"- LSE judge: {results['judge']['kind']} on {results['judge'].get('frames')} frames "
+        f"({results['judge']['distance']} distance), "
+        f"{results['judge']['ckpt']}: trained separately from the UNet's loss expert (another architecture and "
+        "seed) and never used as a loss. Each video is scored against the audio that drove it (LSE-C, LSE-D, "
+        "offset) and against the demo's other audio (C other, off. other): a video in sync is confident at an "
+        "offset near 0 with its own audio and not with the other.",
+        f"- The UNet's loss expert ({results['training_expert']['kind']} on "
+        f"{results['training_expert'].get('frames')} frames) on the same videos, for contrast: "
+        + ", ".join(f"{n} {_fmt(r['lse_c'])} (offset {r['offset']})"
+                    for n, r in results["training_expert"]["videos"].items()),
         f"- FID Inception: {results.get('fid_inception')}",
+        f"- FID reference: {results.get('fid_reference')}; controls: the unsynced source (the same face with its "
+        "own mouth) and the test clips' two halves against each other (what sampling alone gives). "
+        f"{results.get('fid_note', '')}.",
         f"- frames without a face (passed through): {generated.get('frames_without_face')}",
         "- videos: `videos/generated/`, `videos/reference/`, `videos/controls/`, `videos/side_by_side.mp4`",
         "- plots: `plots/training_curves.png`, `plots/viseme_sync_confidence.png`",
-        "- training runs (resolved config, checkpoints, csv + wandb offline logs): `syncnet/`, `unet/`",
+        "- training runs (resolved config, checkpoints, csv + wandb offline logs): `syncnet/`, `judge/`, `unet/`",
         "- dataset: `data/` (generated videos, manifest), `prep/` (shards, index.json, dropped.jsonl)", "",
     ]
     out.write_text("\n".join(text), encoding="utf-8")

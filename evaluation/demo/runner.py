@@ -1,7 +1,7 @@
 """Stage bookkeeping for the demo: which stages to run, which finished ones to reuse.
 
-Stages form one chain (data -> shards -> syncnet -> unet -> generate -> score
--> report). Each finished stage leaves ``DIR/stages/<name>.json`` with a key:
+Stages form one chain (data -> shards -> syncnet -> judge -> unet -> generate
+-> score -> report). Each finished stage leaves ``DIR/stages/<name>.json`` with a key:
 the hash of its own settings and of the record it was built on (the upstream
 stage's run id). A stage is reused when its record's key still matches, so
 changing ``unet.max_steps`` re-runs the UNet and everything after it, and a
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 log = logging.getLogger(__name__)
-STAGES = ("data", "shards", "syncnet", "unet", "generate", "score", "report")
+STAGES = ("data", "shards", "syncnet", "judge", "unet", "generate", "score", "report")
 
 
 @dataclass

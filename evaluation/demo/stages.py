@@ -1,12 +1,15 @@
-"""The seven demo stages, each a thin call into the project's own workflows.
+"""The eight demo stages, each a thin call into the project's own workflows.
 
     data      lipsync-make-data: generated Arabic talking-face videos + manifest
     shards    lipsync-prep: the dataset workflow, speaker-disjoint splits
-    syncnet   lipsync-train experiment=syncnet: the SyncNet expert
+    syncnet   lipsync-train experiment=syncnet: the SyncNet expert (the UNet's SyncNet loss)
+    judge     lipsync-train experiment=sync_judge: an independent SyncNet (another architecture and
+              seed, never a loss) that scores the generated videos
     unet      lipsync-train experiment=unet_tiny: the diffusion UNet, SyncNet loss from the expert
     generate  lipsync_video: a held-out face lip-synced to held-out speech and to espeak-ng text
-    score     LSE-C / LSE-D with the expert (+ syncnet_v2 when its weights are given), FID against
-              the held-out ground truth, per-viseme confidence, the sync margin over shuffled audio
+    score     LSE-C / LSE-D with the judge, against each video's audio and the other audio (+ syncnet_v2
+              when its weights are given), FID with its controls on the test clips, per-viseme
+              confidence, the sync margin (each generation against its driving and another audio)
     report    training curves, per-viseme plot, side-by-side video, summary.md
 
 The dataset and training stages run their console commands in child processes
@@ -30,6 +33,7 @@ from data_prep.shard_index import read_index
 from evaluation.demo.runner import run_command
 
 log = logging.getLogger(__name__)
+JUDGE_SEED_OFFSET = 4321
 
 
 class DemoStages:
@@ -38,13 +42,13 @@ class DemoStages:
     def __init__(self, cfg: dict[str, Any], out_dir: Path):
         self.cfg, self.out = cfg, out_dir
         self.data_dir, self.prep_dir = out_dir / "data", out_dir / "prep"
-        self.syncnet_dir, self.unet_dir = out_dir / "syncnet", out_dir / "unet"
+        self.syncnet_dir, self.judge_dir, self.unet_dir = out_dir / "syncnet", out_dir / "judge", out_dir / "unet"
         self.videos_dir, self.score_dir, self.plots_dir = out_dir / "videos", out_dir / "score", out_dir / "plots"
         self.logs_dir = out_dir / "logs"
 
     def functions(self) -> dict[str, Any]:
-        return {"data": self.data, "shards": self.shards, "syncnet": self.syncnet, "unet": self.unet,
-                "generate": self.generate, "score": self.score, "report": self.report}
+        return {"data": self.data, "shards": self.shards, "syncnet": self.syncnet, "judge": self.judge,
+                "unet": self.unet, "generate": self.generate, "score": self.score, "report": self.report}
 
     # -- dataset workflow -------------------------------------------------------------------------
 
@@ -73,12 +77,12 @@ class DemoStages:
     # -- training workflow ------------------------------------------------------------------------
 
     def _train(self, out_dir: Path, experiment: str, c: dict[str, Any], extra: list[str], log_name: str,
-               fresh: bool) -> dict:
+               fresh: bool, seed: int | None = None) -> dict:
         last = out_dir / "checkpoints" / "last.ckpt"
         if fresh:
             shutil.rmtree(out_dir, ignore_errors=True)
         args = ["lipsync_train.train", f"experiment={experiment}", f"data.shards={self.prep_dir}",
-                f"paths.output_dir={out_dir}", f"trainer.max_steps={c['max_steps']}", f"seed={self.cfg['seed']}",
+                f"paths.output_dir={out_dir}", f"trainer.max_steps={c['max_steps']}", f"seed={self.cfg['seed'] if seed is None else seed}",
                 f"logger={self.cfg['logger']}", *extra, *c["overrides"]]
         if last.is_file():
             args.append("ckpt_path=last")  # a killed run resumes with optimizer and step intact
@@ -89,6 +93,11 @@ class DemoStages:
 
     def syncnet(self, fresh: bool) -> dict[str, Any]:
         return self._train(self.syncnet_dir, "syncnet", self.cfg["syncnet"], [], "syncnet.log", fresh)
+
+    def judge(self, fresh: bool) -> dict[str, Any]:
+        # its own seed as well as its own architecture: nothing shared with the expert but the training split
+        return self._train(self.judge_dir, "sync_judge", self.cfg["judge"], [], "judge.log", fresh,
+                           seed=self.cfg["seed"] + JUDGE_SEED_OFFSET)
 
     def unet(self, fresh: bool) -> dict[str, Any]:
         expert = self.syncnet_dir / "checkpoints" / "last.ckpt"
@@ -162,8 +171,9 @@ class DemoStages:
         from evaluation.demo.scoring import score_demo
 
         generated = json.loads((self.out / "stages" / "generate.json").read_text())["outputs"]
-        results = score_demo(self.cfg, generated, self.syncnet_dir / "checkpoints" / "last.ckpt",
-                             self.unet_dir / "checkpoints" / "last.ckpt", self.prep_dir, self.score_dir)
+        ckpts = {name: d / "checkpoints" / "last.ckpt" for name, d in
+                 (("expert", self.syncnet_dir), ("judge", self.judge_dir), ("unet", self.unet_dir))}
+        results = score_demo(self.cfg, generated, ckpts, self.prep_dir, self.score_dir)
         from evaluation.report import write_json
 
         write_json(self.out / "results.json", results)
@@ -177,6 +187,7 @@ class DemoStages:
         generated = json.loads((self.out / "stages" / "generate.json").read_text())["outputs"]
         self.plots_dir.mkdir(parents=True, exist_ok=True)
         curves = outputs.plot_training_curves({"SyncNet expert": self.syncnet_dir / "csv" / "metrics.csv",
+                                               "sync judge": self.judge_dir / "csv" / "metrics.csv",
                                                "diffusion UNet": self.unet_dir / "csv" / "metrics.csv"},
                                               self.plots_dir / "training_curves.png")
         visemes = outputs.plot_viseme_confidence(results.get("per_viseme_lse_c", {}),

@@ -105,16 +105,24 @@ def fid_between(model: torch.nn.Module, generated: list[Path], reference: list[P
     return {"fid": frechet_distance(mu1, s1, mu2, s2), "n_generated_frames": n1, "n_reference_frames": n2}
 
 
+def face_features(model: torch.nn.Module, faces: np.ndarray, batch_size: int = 50) -> np.ndarray:
+    """Aligned RGB faces (N, S, S, 3) uint8 -> (N, 2048) Inception activations."""
+
+    def batches():
+        for i in range(0, len(faces), batch_size):
+            yield np.ascontiguousarray(faces[i:i + batch_size, :, :, ::-1])  # frame_features takes BGR
+
+    return frame_features(model, batches())
+
+
+def fid_of_features(a: np.ndarray, b: np.ndarray) -> float:
+    """FID between two sets of activations (N, 2048), as pytorch-fid computes it."""
+    return float(frechet_distance(*activation_statistics(a), *activation_statistics(b)))
+
+
 def fid_of_faces(model: torch.nn.Module, generated: np.ndarray, reference: np.ndarray) -> float:
     """FID between two sets of aligned RGB faces (N, S, S, 3) uint8, as pytorch-fid computes it."""
-
-    def batches(faces: np.ndarray):
-        for i in range(0, len(faces), 50):
-            yield np.ascontiguousarray(faces[i:i + 50, :, :, ::-1])  # frame_features takes BGR
-
-    mu1, s1 = activation_statistics(frame_features(model, batches(generated)))
-    mu2, s2 = activation_statistics(frame_features(model, batches(reference)))
-    return float(frechet_distance(mu1, s1, mu2, s2))
+    return fid_of_features(face_features(model, generated), face_features(model, reference))
 
 
 def fid_frame_reader(crop: str, track_cfg):

@@ -1,21 +1,40 @@
-"""Is the generated mouth driven by the audio? Sync confidence with the true audio vs shuffled audio.
+"""Is the generated mouth driven by the audio? Each generation scored against its own and another audio.
 
-The acceptance check of the diffusion recipe: for every clip of a split, the
-model regenerates the mouth of the clip's own aligned frames twice, once from
-the clip's audio and once from another clip's audio (a derangement of the
-split), and the SyncNet expert trained on the same data scores both against
-the clip's true audio with :meth:`~lipsync_train.networks.sync_scorer.SyncScorer.av_offset`
-(syncnet_python's offset / confidence, i.e. LSE-C with our expert). A model
-that listens scores higher with the true audio; one that ignores audio scores
-the same. Frames come straight from the shards (already aligned), so no face
-tracking is involved.
+The acceptance check of a diffusion UNet. For every clip of a split, the model
+regenerates the clip's mouth twice: once from the clip's audio and once from
+another clip's (a derangement of the split). Every generation is then scored
+both ways by an independent judge (syncnet_python's offset / confidence, i.e.
+LSE-C with a SyncNet checkpoint, :meth:`SyncScorer.av_offset`): against the
+audio that drove it and against the other audio. A model that listens scores
+higher against its driving audio in *both* generations, at an offset near 0.
+The three ways a weaker check is fooled are closed:
 
-    lipsync-eval metrics=[sync_margin] shards=DIR unet_ckpt=UNET.ckpt expert_ckpt=EXPERT.ckpt out_dir=DIR
+- **the judge is not the generator's loss expert**: a UNet trained with a
+  SyncNet loss was optimised to please that expert, so the judge must be a
+  separately trained SyncNet (``experiment=sync_judge``: another architecture,
+  another seed); :func:`check_judge_independent` refuses the UNet's own expert;
+- **offsets count**: a mouth that fits best 15 frames away is not in sync; the
+  offset against the driving audio is kept and ``in_sync`` counts generations
+  within one frame of 0;
+- **both ways**: a blurred or frozen mouth scores low against any audio, so the
+  margin compares each generation's own audio with the other audio rather
+  than the own-audio generation with the shuffled one.
+
+References come from another part of the clip (half the clip away,
+:func:`~lipsync_train.inference.video.reference_indices`), as training takes
+them and as a user's dub would: with the target frames themselves as
+references the own-audio case is a reconstruction with the true mouth in the
+input. Frames come straight from the shards (already aligned), so no face
+tracking is involved; the ground truth's own score is reported as the ceiling.
+
+    lipsync-eval metrics=[sync_margin] shards=DIR unet_ckpt=UNET.ckpt expert_ckpt=JUDGE.ckpt out_dir=DIR
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
@@ -32,6 +51,7 @@ if TYPE_CHECKING:  # the pipeline (diffusers, transformers) is imported only whe
     from lipsync_train.networks.sync_scorer import SyncScorer
 
 log = logging.getLogger(__name__)
+IN_SYNC_FRAMES = 1  # |offset| <= this against the driving audio counts as in sync
 
 
 def split_clips(shards: str, split: str, max_clips: int, max_frames: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -44,48 +64,111 @@ def split_clips(shards: str, split: str, max_clips: int, max_frames: int) -> lis
         if len(clips) >= max_clips:
             break
     if len(clips) < 2:
-        raise ValueError(f"{shards}: split {split!r} has {len(clips)} clip(s); shuffling audio needs at least 2")
+        raise ValueError(f"{shards}: split {split!r} has {len(clips)} clip(s); another clip's audio needs at least 2")
     return clips
 
 
-def regenerate(pipe: LipSyncPipeline, frames: np.ndarray, audio: np.ndarray, **kw: Any) -> np.ndarray:
-    """Aligned frames (T, S0, S0, 3) + audio -> (T, S, S, 3) uint8 with the mouth regenerated from ``audio``."""
+def regenerate(pipe: LipSyncPipeline, frames: np.ndarray, audio: np.ndarray, reference: str = "shifted",
+               **kw: Any) -> np.ndarray:
+    """Aligned frames (T, S0, S0, 3) + audio -> (T, S, S, 3) uint8 with the mouth regenerated from ``audio``.
+
+    ``reference="shifted"``: each frame's reference is the frame half the clip away; ``"same"``: itself."""
+    from lipsync_train.inference.video import reference_indices
+
     s = pipe.image_size
     small = np.stack([cv2.resize(f, (s, s), interpolation=cv2.INTER_AREA) for f in frames])
     faces = torch.from_numpy(small).permute(0, 3, 1, 2).contiguous()  # (T, 3, S, S)
+    refs = faces[torch.from_numpy(reference_indices(len(frames), mode=reference))]
     tokens = pipe.audio_encoder.clip_features(audio, n_frames=len(frames))
-    return pipe.generate(faces, faces, tokens, **kw).permute(0, 2, 3, 1).numpy()
+    return pipe.generate(faces, refs, tokens, **kw).permute(0, 2, 3, 1).numpy()
 
 
-def sync_margin(pipe: LipSyncPipeline, scorer: SyncScorer, clips: list[tuple[np.ndarray, np.ndarray]],
-                num_steps: int = 20, guidance_scale: float = 1.5, seed: int = 0) -> dict[str, Any]:
-    """-> {"true": [conf per clip], "shuffled": [...], "margin": mean(true) - mean(shuffled)}."""
-    true_conf, shuffled_conf = [], []
+def fit_audio(audio: np.ndarray, n_samples: int) -> np.ndarray:
+    """Another clip's audio repeated or cut to ``n_samples`` (so it can drive and judge this clip's frames)."""
+    return np.resize(audio, n_samples) if len(audio) else np.zeros(n_samples, np.int16)
+
+
+def judged(scorer: SyncScorer, frames: np.ndarray, audio: np.ndarray) -> dict[str, float]:
+    offset, conf = scorer.av_offset(frames, audio)
+    return {"offset": offset, "confidence": conf}
+
+
+def sync_margin(pipe: LipSyncPipeline, judge: SyncScorer, clips: list[tuple[np.ndarray, np.ndarray]],
+                num_steps: int = 20, guidance_scale: float = 1.5, seed: int = 0,
+                reference: str = "shifted") -> dict[str, Any]:
+    """-> per-generation scores both ways, the ground truth's, and the summary numbers.
+
+    ``margin``: mean confidence against the driving audio minus against the other audio, over all
+    ``2 x len(clips)`` generations; ``in_sync``: share of generations whose offset against the driving
+    audio is within :data:`IN_SYNC_FRAMES`; ``wins``: share scoring higher against the driving audio.
+    """
+    kw = dict(num_steps=num_steps, guidance_scale=guidance_scale, seed=seed, reference=reference)
+    generations, ground_truth = [], []
     for i, (frames, audio) in enumerate(clips):
-        j = (i + 1) % len(clips)  # another clip's audio, cut or padded to this clip's length
-        other = np.resize(clips[j][1], len(audio)) if len(clips[j][1]) else np.zeros_like(audio)
-        kw = dict(num_steps=num_steps, guidance_scale=guidance_scale, seed=seed)
-        true_conf.append(scorer.av_offset(regenerate(pipe, frames, audio, **kw), audio)[1])
-        shuffled_conf.append(scorer.av_offset(regenerate(pipe, frames, other, **kw), audio)[1])
-        log.info("clip %d: confidence %.3f with its audio, %.3f with clip %d's", i, true_conf[-1], shuffled_conf[-1], j)
-    return {"true": true_conf, "shuffled": shuffled_conf,
-            "margin": float(np.mean(true_conf) - np.mean(shuffled_conf))}
+        j = (i + 1) % len(clips)
+        other = fit_audio(clips[j][1], len(audio))
+        ground_truth.append(judged(judge, frames, audio))
+        for driving, name, against in ((audio, "own", other), (other, f"clip {j}", audio)):
+            video = regenerate(pipe, frames, driving, **kw)
+            row = {"clip": i, "driven_by": name, "vs_driving": judged(judge, video, driving),
+                   "vs_other": judged(judge, video, against)}
+            generations.append(row)
+            log.info("clip %d driven by %-7s confidence %.3f (offset %+d) vs its driving audio, %.3f (offset %+d) "
+                     "vs the other", i, name, row["vs_driving"]["confidence"], row["vs_driving"]["offset"],
+                     row["vs_other"]["confidence"], row["vs_other"]["offset"])
+    driving = np.array([g["vs_driving"]["confidence"] for g in generations])
+    other = np.array([g["vs_other"]["confidence"] for g in generations])
+    offsets = np.array([g["vs_driving"]["offset"] for g in generations])
+    return {"generations": generations, "ground_truth": ground_truth, "reference": reference,
+            "margin": float(driving.mean() - other.mean()),
+            "wins": float((driving > other).mean()),
+            "in_sync": float((np.abs(offsets) <= IN_SYNC_FRAMES).mean()),
+            "confidence_vs_driving": float(driving.mean()), "confidence_vs_other": float(other.mean()),
+            "ground_truth_confidence": float(np.mean([g["confidence"] for g in ground_truth]))}
+
+
+def _sha1(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def training_expert_of(unet_ckpt: str | Path) -> str | None:
+    """The SyncNet checkpoint a lipsync-train UNet was trained against (its ``model.syncnet_ckpt``), if any."""
+    ckpt = torch.load(unet_ckpt, map_location="cpu", weights_only=True, mmap=True)
+    return (ckpt.get("hyper_parameters") or {}).get("syncnet_ckpt")
+
+
+def check_judge_independent(unet_ckpt: str | Path, judge_ckpt: str | Path) -> None:
+    """Refuse to judge a UNet with the SyncNet it was trained against (same file or same bytes)."""
+    expert = training_expert_of(unet_ckpt)
+    if not expert or not Path(expert).is_file():
+        return  # no SyncNet loss, or its expert is not on this machine (then it cannot be the judge file)
+    judge = Path(judge_ckpt)
+    if judge.resolve() == Path(expert).resolve() or _sha1(judge) == _sha1(Path(expert)):
+        raise ValueError(f"expert_ckpt={judge}: this is the SyncNet {unet_ckpt} was trained against "
+                         f"(model.syncnet_ckpt={expert}); a generator optimised to please it cannot be judged by it. "
+                         f"Train an independent judge: lipsync-train experiment=sync_judge data.shards=...")
 
 
 def score_sync_margin(run: EvalRun) -> None:
     """lipsync-eval's ``sync_margin``: a UNet checkpoint regenerates test clips of ``shards`` from their own
-    and from another clip's audio, scored by ``expert_ckpt``."""
+    and from another clip's audio, each scored both ways by the judge ``expert_ckpt``."""
     from lipsync_train.inference.pipeline import LipSyncPipeline
     from lipsync_train.networks.sync_scorer import load_sync_scorer
 
     cfg, c = run.cfg, run.cfg["sync_margin"]
+    check_judge_independent(cfg["unet_ckpt"], cfg["expert_ckpt"])
     clips = split_clips(cfg["shards"], c["split"], c["max_clips"], c["max_frames"])
     run.payload["sync_margin"] = sync_margin(LipSyncPipeline.from_checkpoint(cfg["unet_ckpt"]),
                                              load_sync_scorer(cfg["expert_ckpt"], cfg["device"]), clips,
-                                             c["num_steps"], c["guidance_scale"], c["seed"])
+                                             c["num_steps"], c["guidance_scale"], c["seed"], c["reference"])
 
 
-register(Metric("sync_margin", "a UNet's sync confidence with its own audio minus with another clip's, on shard clips",
+register(Metric("sync_margin", "a UNet's judged sync with its driving audio minus with another clip's, both ways",
                 score_sync_margin, needs=("unet_ckpt", "shards", "expert_ckpt"), reads_videos=False,
                 protocol=lambda cfg: {"sync_margin": {**cfg["sync_margin"], "unet_ckpt": cfg["unet_ckpt"],
-                                                      "expert_ckpt": cfg["expert_ckpt"], "shards": cfg["shards"]}}))
+                                                      "judge": cfg["expert_ckpt"], "shards": cfg["shards"],
+                                                      "in_sync_frames": IN_SYNC_FRAMES}}))

@@ -8,10 +8,15 @@ Steps of :func:`lipsync_video`:
 2. faces are tracked with the dataset pipeline's own tracker and aligned with
    its template (``data_prep.faces`` / ``data_prep.face_align``) at the model's
    image size, so inference crops look exactly like training crops;
-3. audio tokens are computed one Whisper chunk at a time and faces generated
+3. each frame's reference (the identity the model copies, never the mouth it
+   must draw) is the source frame half the source away (:func:`reference_indices`),
+   as training takes references from a window at least 16 frames away;
+   ``reference="same"`` passes the frame itself, as LatentSync's inference
+   does, which hands the model the source mouth;
+4. audio tokens are computed one Whisper chunk at a time and faces generated
    ``chunk_frames`` at a time, and each finished frame is written out at once:
    memory stays flat however long the audio is;
-4. the generated crop is pasted back through the inverse of the frame's
+5. the generated crop is pasted back through the inverse of the frame's
    transform with a feathered mouth mask (:func:`paste_mouth`); frames where no
    single face was found pass through unchanged and are counted.
 
@@ -72,6 +77,24 @@ def source_indices(n_source: int, n_out: int, mode: str = "pingpong") -> np.ndar
     raise ValueError(f"loop={mode!r}: expected 'pingpong', 'loop' or 'hold'")
 
 
+def reference_indices(n: int, has_face: np.ndarray | None = None, mode: str = "shifted") -> np.ndarray:
+    """For each of ``n`` frames, the frame whose face serves as its reference.
+
+    ``shifted``: the frame half the clip away (circularly, so every distance is >= n // 2), moved to the
+    nearest frame with a face when ``has_face`` (n,) says it has none; ``same``: the frame itself.
+    """
+    t = np.arange(n)
+    if mode == "same" or n == 1:
+        return t
+    if mode != "shifted":
+        raise ValueError(f"reference={mode!r}: expected 'shifted' or 'same'")
+    ref = (t + n // 2) % n
+    if has_face is not None and has_face.any() and not has_face[ref].all():
+        found = np.flatnonzero(has_face)
+        ref = found[np.abs(ref[:, None] - found[None, :]).argmin(1)]
+    return ref
+
+
 def paste_mouth(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, region: MouthRegion | None = None,
                 feather: int = 3, mask: np.ndarray | None = None) -> np.ndarray:
     """Blend the mouth region of an aligned ``face`` (S, S, 3) back into ``frame`` (H, W, 3) with a soft edge.
@@ -84,7 +107,8 @@ def paste_mouth(frame: np.ndarray, face: np.ndarray, affine: np.ndarray, region:
 def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarray, out: str | Path,
                   affines: np.ndarray | None = None, num_steps: int = 20, guidance_scale: float = 1.5,
                   chunk_frames: int = 16, loop: str = "pingpong", seed: int = 0, feather: int = 3,
-                  still_fit: bool = True, still_motion: bool = True, progress: Any = None) -> LipSyncResult:
+                  reference: str = "shifted", still_fit: bool = True, still_motion: bool = True,
+                  progress: Any = None) -> LipSyncResult:
     """Source frames (n, H, W, 3) RGB at 25 fps + (N,) int16 16 kHz audio -> mp4 at ``out`` with the audio muxed.
 
     ``affines`` (n, 2, 3), NaN for frames without a face, skips face tracking (tests, precomputed tracks).
@@ -107,6 +131,7 @@ def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarr
                      photo.shape[1], photo.shape[0], size)
         frames, affines = photo[None], affine[None]
     motion = natural_head_motion(n_out, affines[0], size, seed) if still and still_motion else None
+    ref_of = reference_indices(len(frames), has_face, reference)  # source frame -> its reference source frame
     encoder = pipeline.audio_encoder
     mask = pipeline.pixel_mask[0, 0].cpu().numpy()  # the model's own mask (LatentSync's image, or the box)
     missing = 0
@@ -125,7 +150,10 @@ def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarr
             if todo:
                 crops = torch.from_numpy(np.stack([align(frames[ids[i]], affines[ids[i]], size) for i in todo]))
                 crops = crops.permute(0, 3, 1, 2).contiguous()  # (n, 3, S, S) uint8
-                gen = pipeline.generate(crops, crops, tokens[todo], num_steps, guidance_scale, chunk_frames,
+                refs = [ref_of[ids[i]] for i in todo]
+                refs = crops if reference == "same" else torch.from_numpy(
+                    np.stack([align(frames[r], affines[r], size) for r in refs])).permute(0, 3, 1, 2).contiguous()
+                gen = pipeline.generate(crops, refs, tokens[todo], num_steps, guidance_scale, chunk_frames,
                                         seed, first_frame=first, progress=progress)
                 faces = dict(zip(todo, gen.permute(0, 2, 3, 1).numpy()))
             for i, s in enumerate(ids):

@@ -1,13 +1,14 @@
 """The acceptance test of the diffusion recipe: on the generated Arabic data, the tiny recipe learns mouths that
-follow the audio.
+follow the audio, as judged by a SyncNet the UNet never saw.
 
-From nothing, as a user would run it: ``lipsync-make-data`` -> ``lipsync-prep`` -> the SyncNet expert ->
-``lipsync-train experiment=unet_tiny`` (the interface of issue 7, as written) for 450 steps (150 of them the
-VAE warm-up). Then every test-split clip (a speaker in no training split) has its mouth regenerated twice,
-from its own audio and from another clip's, and the expert scores both against the clip's own audio
-(:func:`evaluation.metrics.sync_margin.sync_margin`, LSE-C's confidence). A model that ignores its audio
-scores the same either way (margins of +-0.001 were measured before the recipe's fixes); this one must be
-clearly better with the true audio.
+From nothing, as a user would run it: ``lipsync-make-data`` -> ``lipsync-prep`` -> the SyncNet expert (the UNet's
+SyncNet loss) and, separately, the judge (``experiment=sync_judge``: another architecture and seed, never a loss)
+-> ``lipsync-train experiment=unet_tiny`` (the interface of issue 7, as written) for 450 steps (150 of them the
+VAE warm-up). Then every test-split clip (a speaker in no training split) has its mouth regenerated twice, from
+its own audio and from another clip's, with references half the clip away (as training takes them), and the
+judge scores every generation against the audio that drove it and against the other audio, offsets included
+(:func:`evaluation.metrics.sync_margin.sync_margin`). A model that ignores its audio scores the same either way.
+The thresholds are what held on every seed tried (``benchmarks/bench_sync_margin.py``; figures in the README).
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from evaluation.demo.outputs import read_metrics_csv
 from lipsync_train.inference.pipeline import LipSyncPipeline
-from evaluation.metrics.sync_margin import split_clips, sync_margin
+from evaluation.metrics.sync_margin import check_judge_independent, split_clips, sync_margin
 from lipsync_train.networks.sync_scorer import load_sync_scorer
 
 
@@ -32,10 +32,10 @@ def cli(module: str, *args: str, cwd: Path) -> None:
     assert run.returncode == 0, f"{module} failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
 
 
-@pytest.mark.slow  # ~27 min on an idle 2-core machine: data + shards 3.5 min, expert 5.5 min, UNet 16 min, scoring 1 min
-@pytest.mark.timeout(2400)
-def test_tiny_recipe_generates_mouths_in_sync_with_their_own_audio(tmp_path: Path):
-    data, prep, expert_dir, unet_dir = (tmp_path / n for n in ("data", "prep", "syncnet", "unet"))
+@pytest.mark.slow  # ~35 min on an idle 2-core machine: data + shards 3.5, expert 5.5, judge ~6, UNet 16, scoring ~2
+@pytest.mark.timeout(3000)
+def test_tiny_recipe_generates_mouths_in_sync_with_their_driving_audio(tmp_path: Path):
+    data, prep, expert_dir, judge_dir, unet_dir = (tmp_path / n for n in ("data", "prep", "syncnet", "judge", "unet"))
     cli("data_prep.synth.cli", f"out_dir={data}", "n_broken=0", cwd=tmp_path)
     cli("data_prep.cli", f"manifest={data / 'manifest.jsonl'}", f"out_dir={prep}", "shards.max_samples=8",
         cwd=tmp_path)
@@ -43,6 +43,9 @@ def test_tiny_recipe_generates_mouths_in_sync_with_their_own_audio(tmp_path: Pat
     cli("lipsync_train.train", "experiment=syncnet", f"data.shards={prep}", f"paths.output_dir={expert_dir}",
         "trainer.max_steps=1000", "logger=csv", cwd=tmp_path)
     expert = expert_dir / "checkpoints" / "last.ckpt"
+    cli("lipsync_train.train", "experiment=sync_judge", f"data.shards={prep}", f"paths.output_dir={judge_dir}",
+        "logger=csv", cwd=tmp_path)
+    judge = judge_dir / "checkpoints" / "last.ckpt"
     cli("lipsync_train.train", "experiment=unet_tiny", f"data.shards={prep}", f"model.syncnet_ckpt={expert}",
         f"paths.output_dir={unet_dir}", "trainer.max_steps=450", "logger=csv", "trainer.log_every_n_steps=10",
         cwd=tmp_path)
@@ -50,12 +53,18 @@ def test_tiny_recipe_generates_mouths_in_sync_with_their_own_audio(tmp_path: Pat
     _, noise = read_metrics_csv(unet_dir / "csv" / "metrics.csv")["train/noise"]  # logged after the VAE warm-up only
     assert len(noise) >= 10 and noise[-5:].mean() < 0.8 * noise[:5].mean(), noise
 
-    result = sync_margin(LipSyncPipeline.from_checkpoint(unet_dir / "checkpoints" / "last.ckpt"),
-                         load_sync_scorer(expert), split_clips(str(prep), "test", 4, 50), num_steps=10,
-                         guidance_scale=1.0)
-    true, shuffled = np.array(result["true"]), np.array(result["shuffled"])
-    # measured: after 150 UNet steps the margin was 0.07-0.18 with this seed (by expert) but 0.002 with seed 0;
-    # after 300 UNet steps 0.14 with seed 0 (own audio 0.33-0.52, ground truth ~0.8) and 0.42 with this seed
-    # (own audio 0.66-0.74, another clip's 0.17-0.34)
-    assert result["margin"] > 0.03, result  # a model that ignores its audio: |margin| <= 0.001
-    assert (true > shuffled).sum() >= 3, result
+    unet = unet_dir / "checkpoints" / "last.ckpt"
+    check_judge_independent(unet, judge)
+    result = sync_margin(LipSyncPipeline.from_checkpoint(unet), load_sync_scorer(judge),
+                         split_clips(str(prep), "test", 4, 50), num_steps=10, guidance_scale=1.0)
+    summary = {k: result[k] for k in ("margin", "wins", "in_sync", "confidence_vs_driving", "confidence_vs_other",
+                                      "ground_truth_confidence")}
+    # the judge itself: the ground truth in sync and confident
+    assert all(abs(g["offset"]) <= 1 for g in result["ground_truth"]), result["ground_truth"]
+    # measured with benchmarks/bench_sync_margin.py (this chain, seeds 1234 = this test's, 0 and 1; 8 generations
+    # each): margin 0.081 / 0.037 / 0.085, better with the driving audio 8 / 4 / 6 of 8, in sync 6 / 4 / 6 of 8.
+    # The bounds are what held on every seed; a model that ignores its audio has margin ~0 and in-sync offsets
+    # only by chance (~3 of the 31 searched)
+    assert result["margin"] > 0.03, summary
+    assert result["wins"] >= 0.5, summary
+    assert result["in_sync"] >= 0.5, (summary, [g["vs_driving"] for g in result["generations"]])
