@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 from skimage import data as skdata
 
-from data_prep.synth.face_rig import LipRig, face_photo, head_motion, render_speaker_base
+from data_prep.head_motion import head_motion
+from data_prep.synth.face_rig import LipRig, face_photo, render_speaker_base
 from data_prep.synth.generate import (FRAME_RATES, SAMPLE_RATES, Speaker, VideoSpec, render_talking_video,
                                       speak, truth_record)
 from data_prep.synth.mouth import mouth_track

@@ -172,21 +172,3 @@ def render_speaker_base(photo: np.ndarray, rig: LipRig, look: SpeakerLook,
         mask = cv2.GaussianBlur(mask, (0, 0), 0.08 * face_h)[..., None]
         frame = (frame * mask + _background(look, rng) * (1 - mask)).astype(np.uint8)
     return frame, frame_rig
-
-
-def head_motion(n_frames: int, fps: float, rng: np.random.Generator, centre: np.ndarray,
-                drift_px: float = 10.0, rotate_deg: float = 2.5, zoom: float = 0.04) -> np.ndarray:
-    """(T, 2, 3) per-frame affines: slow random drift, rotation and zoom about ``centre``."""
-    t = np.arange(n_frames) / fps
-    def slow(amplitude):  # two incommensurate slow sinusoids with random phases, 0.1-0.5 Hz
-        f = rng.uniform(0.1, 0.5, 2)
-        p = rng.uniform(0, 2 * np.pi, 2)
-        return amplitude * (0.6 * np.sin(2 * np.pi * f[0] * t + p[0]) + 0.4 * np.sin(2 * np.pi * f[1] * t + p[1]))
-
-    dx, dy, rot, sc = slow(drift_px), slow(drift_px), np.radians(slow(rotate_deg)), 1 + slow(zoom)
-    cos, sin = np.cos(rot) * sc, np.sin(rot) * sc
-    affines = np.empty((n_frames, 2, 3))
-    affines[:, 0, 0], affines[:, 0, 1], affines[:, 1, 0], affines[:, 1, 1] = cos, -sin, sin, cos
-    affines[:, 0, 2] = centre[0] - cos * centre[0] + sin * centre[1] + dx
-    affines[:, 1, 2] = centre[1] - sin * centre[0] - cos * centre[1] + dy
-    return affines

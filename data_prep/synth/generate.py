@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data_prep.synth.face_rig import LipRig, SpeakerLook, face_photo, head_motion, locate_lips, render_speaker_base
+from data_prep.head_motion import head_motion
+from data_prep.synth.face_rig import LipRig, SpeakerLook, face_photo, locate_lips, render_speaker_base
 from data_prep.synth.mouth import mouth_track
 from data_prep.synth.render import MouthGeometry, talking_frames, write_mp4
 from data_prep.synth.sentences import SENTENCES, sentence

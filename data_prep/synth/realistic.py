@@ -27,7 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from data_prep.synth.face_rig import LipRig, face_photo, head_motion, render_speaker_base
+from data_prep.head_motion import head_motion
+from data_prep.synth.face_rig import LipRig, face_photo, render_speaker_base
 from data_prep.synth.generate import Speaker, VideoSpec, speak, truth_record
 from data_prep.synth.mouth import mouth_track
 from data_prep.synth.render import MouthGeometry, talking_frames, write_mp4

@@ -26,6 +26,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from data_prep.head_motion import head_motion
+
 
 def pixels_per_aligned_pixel(affine: np.ndarray) -> float:
     """Source pixels per aligned-crop pixel of a (2, 3) similarity transform source -> aligned (> 1: upscaled)."""
@@ -58,21 +60,9 @@ def natural_head_motion(n_frames: int, affine: np.ndarray, size: int, seed: int 
     affine = np.asarray(affine, np.float64)
     centre = cv2.invertAffineTransform(affine) @ np.array([size / 2, size / 2, 1.0])  # crop centre, photo px
     face_width = pixels_per_aligned_pixel(affine) * size  # the aligned crop's side in photo pixels
-    rng = np.random.default_rng(seed)
-    t = np.arange(n_frames) / fps
-
-    def slow(amplitude: float) -> np.ndarray:  # two incommensurate sinusoids, 0.1-0.4 Hz, random phases
-        f, p = rng.uniform(0.1, 0.4, 2), rng.uniform(0, 2 * np.pi, 2)
-        return amplitude * (0.6 * np.sin(2 * np.pi * f[0] * t + p[0]) + 0.4 * np.sin(2 * np.pi * f[1] * t + p[1]))
-
-    rot, scale = np.radians(slow(rotate_deg)), 1 + slow(zoom)
-    dx, dy = slow(drift * face_width), slow(drift * face_width)
-    cos, sin = np.cos(rot) * scale, np.sin(rot) * scale
-    motion = np.empty((n_frames, 2, 3))
-    motion[:, 0, 0], motion[:, 0, 1], motion[:, 1, 0], motion[:, 1, 1] = cos, -sin, sin, cos
-    motion[:, 0, 2] = centre[0] - cos * centre[0] + sin * centre[1] + dx
-    motion[:, 1, 2] = centre[1] - sin * centre[0] - cos * centre[1] + dy
-    return motion
+    # slower than the generator's sway (<= 0.4 Hz) and smaller: a presenter's idle motion
+    return head_motion(n_frames, fps, np.random.default_rng(seed), centre, drift_px=drift * face_width,
+                       rotate_deg=rotate_deg, zoom=zoom, max_hz=0.4)
 
 
 def moved_frame(photo: np.ndarray, affine: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
