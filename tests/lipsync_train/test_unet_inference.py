@@ -154,3 +154,29 @@ def test_infer_text_goes_through_the_tts_backend_by_language(monkeypatch):
     cfg = OmegaConf.merge(conf, {"text": "Hello there", "lang": "en", "tts": "espeak", "ckpt": "x", "out": "o"})
     audio = infer.speak_text(cfg)
     assert made == [("espeak", "en", None, None)] and audio.dtype == np.int16 and len(audio) == 1600
+
+
+@pytest.mark.parametrize("lang, text", [("en", "Welcome to the course"), ("ar", "مرحبا بكم في الدرس")])
+def test_infer_from_a_photo_and_text_makes_a_video_as_long_as_the_speech(tmp_path, lang, text):
+    """``lipsync-infer image=... text=... lang=en|ar`` as a user runs it (espeak-ng speaks, offline)."""
+    import subprocess
+    import sys
+
+    import cv2
+
+    from data_prep.media import load_audio, read_frames
+    from data_prep.synth.face_rig import face_photo
+    from data_prep.tts import make_tts
+    from tests.helpers.unet_helpers import write_unet_checkpoint
+
+    face, ckpt, out = tmp_path / "face.png", write_unet_checkpoint(tmp_path / "unet.ckpt"), tmp_path / "out.mp4"
+    cv2.imwrite(str(face), face_photo()[:, :, ::-1])
+    # f'text="{text}"' is what the shell passes for 'text="..."' (Hydra needs the inner quotes for Arabic)
+    run = subprocess.run([sys.executable, "-m", "lipsync_train.infer", f"image={face}", f'text="{text}"',
+                          f"lang={lang}", "tts=espeak", f"ckpt={ckpt}", f"out={out}", "num_steps=2"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    speech = make_tts("espeak", lang=lang).speak(text)  # the same voice, spoken again for its length
+    frames = read_frames(out)
+    assert abs(len(frames) - len(speech) / 640) <= 1, (len(frames), len(speech))
+    assert abs(len(load_audio(out)) - len(speech)) <= 0.05 * len(speech)
