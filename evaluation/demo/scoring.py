@@ -149,7 +149,8 @@ def score_demo(cfg: dict[str, Any], generated: dict[str, Any], ckpts: dict[str, 
     vis_dir.mkdir(exist_ok=True)
     np.save(vis_dir / "speech.viseme_ids.npy",
             viseme_track(audio["speech"], generated["speech_text"], len(faces["ground_truth"])))
-    np.save(vis_dir / "text.viseme_ids.npy", viseme_track(audio["text"], generated["text"], len(faces["generated_text"])))
+    np.save(vis_dir / "text.viseme_ids.npy",
+            viseme_track(audio["text"], generated["text"], len(faces["generated_text"])))
     per_viseme = {"ground_truth": per_viseme_confidence({"speech": lse["ground_truth"]}, vis_dir),
                   "generated": per_viseme_confidence({"speech": lse["generated_speech"],
                                                       "text": lse["generated_text"]}, vis_dir)}

@@ -82,7 +82,8 @@ class DemoStages:
         if fresh:
             shutil.rmtree(out_dir, ignore_errors=True)
         args = ["lipsync_train.train", f"experiment={experiment}", f"data.shards={self.prep_dir}",
-                f"paths.output_dir={out_dir}", f"trainer.max_steps={c['max_steps']}", f"seed={self.cfg['seed'] if seed is None else seed}",
+                f"paths.output_dir={out_dir}", f"trainer.max_steps={c['max_steps']}",
+                f"seed={self.cfg['seed'] if seed is None else seed}",
                 f"logger={self.cfg['logger']}", *extra, *c["overrides"]]
         if last.is_file():
             args.append("ckpt_path=last")  # a killed run resumes with optimizer and step intact

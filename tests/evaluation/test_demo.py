@@ -175,7 +175,8 @@ def test_published_protocol_scores_the_generated_videos_when_syncnet_v2_weights_
     weights = tmp_path / "syncnet_v2.model"
     torch.save(SyncNetV2().state_dict(), weights)  # random weights in the official format
     c = demo_config()["score"]
-    c.update(syncnet_v2_weights=str(weights), eval_overrides={"track": {"min_track": 20, "min_face_size": 40}, "progress": False})
+    c.update(syncnet_v2_weights=str(weights),
+             eval_overrides={"track": {"min_track": 20, "min_face_size": 40}, "progress": False})
     out = official_lse(c, {"generated_speech": str(generated / "speech.mp4")}, tmp_path / "score")
     assert out["failed"] == [] and [row["video"] for row in out["videos"]] == ["speech.mp4"]
     assert math.isfinite(out["lse_c"]) and math.isfinite(out["lse_d"])

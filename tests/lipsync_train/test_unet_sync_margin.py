@@ -32,7 +32,7 @@ def cli(module: str, *args: str, cwd: Path) -> None:
     assert run.returncode == 0, f"{module} failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
 
 
-@pytest.mark.slow  # under 20 min in a clean-clone CI run on 2 cores: data, shards, expert, judge, UNet 450 steps, scoring
+@pytest.mark.slow  # under 20 min in a clean-clone CI run on 2 cores: data, shards, expert, judge, UNet, scoring
 @pytest.mark.timeout(3000)
 def test_tiny_recipe_generates_mouths_in_sync_with_their_driving_audio(tmp_path: Path):
     data, prep, expert_dir, judge_dir, unet_dir = (tmp_path / n for n in ("data", "prep", "syncnet", "judge", "unet"))
