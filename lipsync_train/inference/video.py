@@ -150,9 +150,10 @@ def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarr
             if todo:
                 crops = torch.from_numpy(np.stack([align(frames[ids[i]], affines[ids[i]], size) for i in todo]))
                 crops = crops.permute(0, 3, 1, 2).contiguous()  # (n, 3, S, S) uint8
-                refs = [ref_of[ids[i]] for i in todo]
-                refs = crops if reference == "same" else torch.from_numpy(
-                    np.stack([align(frames[r], affines[r], size) for r in refs])).permute(0, 3, 1, 2).contiguous()
+                src, ref_src = ids[todo], ref_of[ids[todo]]
+                # a frame that is its own reference (reference=same, a single photo) reuses its crop
+                refs = crops if np.array_equal(src, ref_src) else torch.from_numpy(
+                    np.stack([align(frames[r], affines[r], size) for r in ref_src])).permute(0, 3, 1, 2).contiguous()
                 gen = pipeline.generate(crops, refs, tokens[todo], num_steps, guidance_scale, chunk_frames,
                                         seed, first_frame=first, progress=progress)
                 faces = dict(zip(todo, gen.permute(0, 2, 3, 1).numpy()))
