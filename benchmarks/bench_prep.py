@@ -41,7 +41,7 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
         start = time.perf_counter()
         subprocess.run([BIN / "lipsync-prep", f"manifest={data / 'manifest.jsonl'}", f"out_dir={out}",
-                        f"workers={workers}", "progress=false",
+                        f"workers={workers}", "progress=false", "sync.ckpt=null",  # generated: in sync
                         f"download.cache_dir={out / 'cache'}"], check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - start
         index = read_index(out)

@@ -31,7 +31,7 @@ def resolved_config(cfg: DictConfig) -> dict:
     data["out_dir"] = str(Path(data["out_dir"]).expanduser().resolve())
     data["manifest"] = str(Path(data["manifest"]).expanduser().resolve())
     data["download"]["cache_dir"] = str(Path(data["download"]["cache_dir"]).expanduser().resolve())
-    if data["sync"]["ckpt"]:
+    if data["sync"]["ckpt"] and Path(data["sync"]["ckpt"]).expanduser().exists():  # else a URL or hub id
         data["sync"]["ckpt"] = str(Path(data["sync"]["ckpt"]).expanduser().resolve())
     return data
 

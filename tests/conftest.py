@@ -12,6 +12,7 @@ starts the local cluster: only one that already answers is used.
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -20,6 +21,9 @@ os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+# an empty download cache: a user's cached weights (syncnet_v2 for the prep sync filter, the FID Inception) must
+# not change what the tests run
+os.environ["LIPSYNC_CACHE"] = tempfile.mkdtemp(prefix="lipsync_test_cache_")
 
 
 def slurm_tests_required() -> bool:
@@ -65,3 +69,11 @@ def slurm_cluster():
     finally:
         subprocess.run([*prefix, "bash", str(LOCAL_CLUSTER), "down"], capture_output=True, text=True, timeout=120,
                        check=False)
+
+
+@pytest.fixture(scope="session")
+def sync_nets(tmp_path_factory):
+    """The generated dataset, its shards, the SyncNet expert and the judge (tests/helpers/sync_nets.py), once."""
+    from tests.helpers.sync_nets import train_sync_nets
+
+    return train_sync_nets(tmp_path_factory.mktemp("sync_nets"))

@@ -13,7 +13,7 @@ from typing import Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from data_prep.workflow.sync_filter import DEFAULT_SCORER_LOADER
+from data_prep.workflow.sync_filter import DEFAULT_SCORER_LOADER, SYNCNET_V2_URL
 
 
 @dataclass
@@ -88,12 +88,14 @@ class PhonemesConfig:
 
 @dataclass
 class SyncConfig:
-    ckpt: Optional[str] = None  # SyncNet checkpoint; the stage is skipped without one
+    # the sync expert: syncnet_v2's published weights by URL (fetched once), a local file, or a lipsync-train
+    # SyncNet checkpoint; null, or offline without a cached copy, skips the stage loudly (index.json says so)
+    ckpt: Optional[str] = SYNCNET_V2_URL
     # the function that turns ``ckpt`` into a scorer with ``av_offset``; named, not imported, because the
     # scorer lives on a higher floor (lipsync_train) than the dataset workflow
     scorer_loader: str = DEFAULT_SCORER_LOADER
-    min_confidence: float = 3.0
-    max_abs_offset: int = 5
+    min_confidence: float = 3.0  # LatentSync's thresholds (preprocess/sync_av.py), on syncnet_v2's scale
+    max_abs_offset: int = 6
     search_offset: int = 15
     apply_shift: bool = True
 

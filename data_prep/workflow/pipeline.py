@@ -34,7 +34,7 @@ from data_prep.workflow.manifest import ManifestEntry, parse_part, read_manifest
 from data_prep.workflow.process_source import PIPELINE_VERSION, process_source
 from data_prep.shard_index import build_index, write_index, write_json_atomic
 from data_prep.workflow.shards import ShardInfo, assign_splits, write_jsonl_atomic, write_shards, write_source_tar
-from data_prep.workflow.sync_filter import SYNC_NOT_CHECKED, make_sync_filter
+from data_prep.workflow.sync_filter import make_sync_filter, resolve_sync_expert, sync_not_checked
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,8 @@ def process_part(cfg: dict) -> dict:
     index, count = parse_part(cfg.get("part"))
     mine = select_part(entries, cfg.get("part"))
     todo = [e for e in mine if load_record(paths, e.id) is None]
+    sync_path, sync_record = resolve_sync_expert(cfg["sync"]["ckpt"])  # once, before the workers start
+    cfg = {**cfg, "sync": {**cfg["sync"], "ckpt": sync_path}}
     log.info("part %d/%d: %d sources, %d already done, %d to process with %d workers",
              index, count, len(mine), len(mine) - len(todo), len(todo), cfg["workers"])
     if todo:
@@ -137,6 +139,7 @@ def process_part(cfg: dict) -> dict:
         "frames": sum(r["frames"] for r in records),
         "quality": {k: q for r in records for k, q in r.get("quality", {}).items()},
         "speaker_splits": speaker_splits,
+        "sync": sync_record,
     }
     write_json_atomic(part, paths.part_record(index, count))
     return part
@@ -199,9 +202,17 @@ def merge_parts(cfg: dict) -> dict:
                          "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
                          "source_frames": sum(p["frames"] for p in parts),
                          "quality": quality_summary(clips, cfg.get("quality")), "clips": clips,
-                         "sync": {"checked": bool(cfg["sync"]["ckpt"]), "ckpt": cfg["sync"]["ckpt"]}})
+                         "sync": merged_sync_record(parts)})
     write_index(index, paths.out)
     return index
+
+
+def merged_sync_record(parts: list[dict]) -> dict:
+    """index.json's ``sync``: checked only when every part was; the first part's expert and reason otherwise."""
+    records = [p.get("sync") or {"checked": False, "ckpt": None, "reason": "part record without a sync entry"}
+               for p in parts]
+    unchecked = [r for r in records if not r["checked"]]
+    return dict(unchecked[0] if unchecked else records[0], parts_checked=len(records) - len(unchecked))
 
 
 def quality_summary(clips: dict[str, dict], thresholds: dict | None) -> dict:
@@ -225,8 +236,9 @@ def summary_table(index: dict) -> str:
                      f"{len(info['speakers']):>8}")
     src = index["sources"]
     lines.append(f"sources: {src['total']} total, {src['kept']} with clips, {src['dropped']} without")
-    if not index.get("sync", {}).get("checked", True):
-        lines.append(f"WARNING: {SYNC_NOT_CHECKED}")
+    sync = index.get("sync", {})
+    if not sync.get("checked", True):
+        lines.append(f"WARNING: {sync_not_checked(sync.get('reason', 'no expert'))}")
     if index["drops"]["total"]:
         lines.append("dropped (stage / reason: count):")
         for stage, reasons in sorted(index["drops"]["by_stage"].items()):

@@ -218,7 +218,8 @@ def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> No
             sample = schema.encode_sample(clip, jpeg_quality=align_cfg["jpeg_quality"])
             sample["_seconds"] = n / schema.FPS
             result.samples.append(sample)
-            result.quality[key] = quality
+            # index.json's per-clip record: the quality measures and, when checked, the sync measures
+            result.quality[key] = dict(quality, **{f"sync_{k}": v for k, v in sync_meta.items() if k != "status"})
         except Dropped as drop:
             # a clip-level drop: the source's other clips are kept
             result.dropped.append({"id": key, "stage": drop.stage, "reason": drop.reason, "detail": drop.detail})

@@ -27,7 +27,7 @@ from data_prep import CONF_DIR
 
 log = logging.getLogger("lipsync-demo")
 SECTIONS = {"data": ["n_speakers", "videos_per_speaker", "sentences_per_video", "n_broken", "workers"],
-            "shards": ["workers", "max_samples", "overrides"], "syncnet": ["max_steps", "overrides"],
+            "shards": ["workers", "max_samples", "sync_ckpt", "overrides"], "syncnet": ["max_steps", "overrides"],
             "judge": ["max_steps", "overrides"],
             "unet": ["max_steps", "overrides"], "generate": ["text", "voice", "num_steps", "guidance_scale"],
             "score": ["syncnet_v2_weights", "inception_weights", "sync_margin_clips", "sync_margin_frames",

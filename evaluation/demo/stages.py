@@ -67,7 +67,8 @@ class DemoStages:
         if fresh:
             shutil.rmtree(self.prep_dir, ignore_errors=True)
         run_command(["data_prep.cli", f"manifest={self.data_dir / 'manifest.jsonl'}", f"out_dir={self.prep_dir}",
-                     f"workers={c['workers']}", f"shards.max_samples={c['max_samples']}", *c["overrides"]],
+                     f"workers={c['workers']}", f"shards.max_samples={c['max_samples']}",
+                     f"sync.ckpt={c['sync_ckpt'] or 'null'}", *c["overrides"]],
                     self.logs_dir / "shards.log")
         index = read_index(self.prep_dir)
         return {"index": str(self.prep_dir / "index.json"),

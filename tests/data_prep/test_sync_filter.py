@@ -44,3 +44,45 @@ def test_drops():
 
 def test_no_checkpoint_means_skipped():
     assert make_sync_filter(None) is None
+
+
+def test_default_expert_is_syncnet_v2_with_latentsync_thresholds():
+    from data_prep.workflow.config import SyncConfig
+    from data_prep.workflow.sync_filter import SYNCNET_V2_URL
+
+    cfg = SyncConfig()
+    assert (cfg.ckpt, cfg.min_confidence, cfg.max_abs_offset) == (SYNCNET_V2_URL, 3.0, 6)
+    assert SyncFilter(FixedScorer(6, 3.0)).check(*clip())[2]["applied_shift"] == 6  # the edges are kept
+    with pytest.raises(Dropped, match="out_of_sync"):
+        SyncFilter(FixedScorer(7, 9.0)).check(*clip())
+
+
+def test_offline_default_expert_is_not_checked_loudly_with_the_reason(monkeypatch, tmp_path, caplog):
+    from data_prep.workflow.sync_filter import SYNCNET_V2_URL, resolve_sync_expert
+
+    monkeypatch.setenv("LIPSYNC_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path, record = resolve_sync_expert(SYNCNET_V2_URL)
+    assert path is None and record["checked"] is False and record["ckpt"] == SYNCNET_V2_URL
+    assert "offline" in record["reason"] and "sync.ckpt" in record["reason"]
+    assert "A/V SYNC NOT CHECKED" in caplog.text
+    _, off = resolve_sync_expert(None)
+    assert off == {"checked": False, "ckpt": None, "reason": "sync.ckpt=null"}
+
+
+def test_cached_or_local_expert_is_used_and_a_missing_local_file_is_an_error(monkeypatch, tmp_path):
+    import hashlib
+
+    from data_prep.workflow.sync_filter import SYNCNET_V2_URL, resolve_sync_expert
+
+    monkeypatch.setenv("LIPSYNC_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cached = tmp_path / hashlib.sha1(SYNCNET_V2_URL.encode()).hexdigest()[:12] / "syncnet_v2.model"
+    cached.parent.mkdir()
+    cached.write_bytes(b"weights")  # fetched on an earlier, online run
+    assert resolve_sync_expert(SYNCNET_V2_URL) == (str(cached), {"checked": True, "ckpt": SYNCNET_V2_URL})
+    local = tmp_path / "expert.ckpt"
+    local.write_bytes(b"weights")
+    assert resolve_sync_expert(str(local))[0] == str(local)
+    with pytest.raises(FileNotFoundError, match="sync.ckpt"):
+        resolve_sync_expert(str(tmp_path / "typo.ckpt"))

@@ -13,9 +13,6 @@ The thresholds are what held on every seed tried (``benchmarks/bench_sync_margin
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,28 +21,13 @@ from evaluation.demo.outputs import read_metrics_csv
 from lipsync_train.inference.pipeline import LipSyncPipeline
 from evaluation.metrics.sync_margin import check_judge_independent, split_clips, sync_margin
 from lipsync_train.networks.sync_scorer import load_sync_scorer
-
-
-def cli(module: str, *args: str, cwd: Path) -> None:
-    env = {**os.environ, "WANDB_MODE": "offline"}
-    run = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, env=env, cwd=cwd)
-    assert run.returncode == 0, f"{module} failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
+from tests.helpers.sync_nets import cli
 
 
 @pytest.mark.slow  # under 20 min in a clean-clone CI run on 2 cores: data, shards, expert, judge, UNet, scoring
 @pytest.mark.timeout(3000)
-def test_tiny_recipe_generates_mouths_in_sync_with_their_driving_audio(tmp_path: Path):
-    data, prep, expert_dir, judge_dir, unet_dir = (tmp_path / n for n in ("data", "prep", "syncnet", "judge", "unet"))
-    cli("data_prep.synth.cli", f"out_dir={data}", "n_broken=0", cwd=tmp_path)
-    cli("data_prep.cli", f"manifest={data / 'manifest.jsonl'}", f"out_dir={prep}", "shards.max_samples=8",
-        cwd=tmp_path)
-    # the expert needs ~1000 steps: at 500 (val/acc 0.7) it gives even the ground truth only ~0.25 confidence
-    cli("lipsync_train.train", "experiment=syncnet", f"data.shards={prep}", f"paths.output_dir={expert_dir}",
-        "trainer.max_steps=1000", "logger=csv", cwd=tmp_path)
-    expert = expert_dir / "checkpoints" / "last.ckpt"
-    cli("lipsync_train.train", "experiment=sync_judge", f"data.shards={prep}", f"paths.output_dir={judge_dir}",
-        "logger=csv", cwd=tmp_path)
-    judge = judge_dir / "checkpoints" / "last.ckpt"
+def test_tiny_recipe_generates_mouths_in_sync_with_their_driving_audio(sync_nets, tmp_path: Path):
+    prep, expert, judge, unet_dir = sync_nets["prep"], sync_nets["expert"], sync_nets["judge"], tmp_path / "unet"
     cli("lipsync_train.train", "experiment=unet_tiny", f"data.shards={prep}", f"model.syncnet_ckpt={expert}",
         f"paths.output_dir={unet_dir}", "trainer.max_steps=450", "logger=csv", "trainer.log_every_n_steps=10",
         cwd=tmp_path)
