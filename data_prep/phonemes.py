@@ -8,10 +8,16 @@ Two aligners share the :class:`Aligner` protocol:
 
 * ``builtin-dtw`` (:class:`BuiltinAligner`): normalise -> diacritise ->
   espeak-ng template -> DTW to the real audio (``data_prep/arabic/``);
+* ``ctc`` (:class:`data_prep.ctc_aligner.CtcAligner`): a multilingual CTC
+  acoustic model (MMS) and Viterbi forced alignment, when its weights are here;
 * ``mfa``: the Montreal Forced Aligner, when ``mfa`` is on PATH and an Arabic
   acoustic model and dictionary are configured (``data_prep/arabic/mfa.py``).
 
-``make_aligner("auto")`` picks MFA when it is usable, else the built-in one.
+``make_aligner("auto")`` picks MFA when it is usable, else CTC when its weights
+can be had, else the built-in one (offline). Every language espeak-ng speaks
+is aligned: Arabic through normalisation, diacritisation and the Arabic G2P,
+others through ``data_prep.espeak_g2p``; a word the G2P cannot read is listed
+in ``meta["unaligned_words"]`` and the rest of the source keeps its alignment.
 An aligner raises :class:`AlignmentFailed` with a machine-readable ``reason``
 so the pipeline can record why a clip has no TextGrid.
 """
@@ -25,8 +31,7 @@ from typing import Protocol
 
 import numpy as np
 
-from data_prep.arabic.phoneset import phone_id
-from data_prep.arabic.visemes import viseme_of
+from data_prep.phone_inventory import is_arabic, phone_id, phone_set_name, viseme_of
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +46,9 @@ class Interval:
 @dataclass
 class Alignment:
     words: list[Interval]
-    phones: list[Interval]  # labels are PHONE_SET symbols; silences are gaps
+    phones: list[Interval]  # labels are phone_inventory.ALL_PHONES symbols; silences are gaps
     confidence: float  # 0..1
-    aligner: str  # "builtin-dtw" | "mfa"
+    aligner: str  # "builtin-dtw" | "ctc" | "mfa"
     meta: dict = field(default_factory=dict)  # aligner details (template rate, diacritised text, ...)
 
     def crop(self, start: float, end: float) -> "Alignment":
@@ -104,9 +109,11 @@ class AlignmentFailed(Exception):
 
 
 class Aligner(Protocol):
+    """``lang`` is the manifest's language (an espeak-ng voice name; "ar" is Arabic)."""
+
     name: str
 
-    def align(self, audio: np.ndarray, sample_rate: int, text: str) -> Alignment: ...
+    def align(self, audio: np.ndarray, sample_rate: int, text: str, lang: str = "ar") -> Alignment: ...
 
 
 class BuiltinAligner:
@@ -122,37 +129,36 @@ class BuiltinAligner:
         self.base_rate = base_rate
         self.radius = radius
 
-    def align(self, audio: np.ndarray, sample_rate: int, text: str) -> Alignment:
+    def align(self, audio: np.ndarray, sample_rate: int, text: str, lang: str = "ar") -> Alignment:
         from data_prep.arabic import dtw_aligner as dtw
-        from data_prep.arabic.diacritize import diacritize
-        from data_prep.arabic.g2p import speak_phones
-        from data_prep.arabic.normalize import normalize_text, strip_diacritics, words_of
+        from data_prep.espeak import EspeakUnavailable
 
-        normalised = normalize_text(text)
-        bare_words = words_of(strip_diacritics(normalised))
-        if not bare_words:
-            raise AlignmentFailed("empty_transcript", f"no Arabic words in {text[:40]!r}")
+        marked, bare_words, speak = self._text(text, lang)
         real16 = dtw.to_feature_rate(np.asarray(audio).reshape(-1), sample_rate)
         if len(real16) < 0.1 * dtw.FEATURE_RATE or np.abs(real16).max() < 1e-3:  # below -60 dBFS: silence
             raise AlignmentFailed("no_speech", f"audio of {len(real16) / dtw.FEATURE_RATE:.2f} s has no speech")
-        marked = diacritize(normalised, backend=self.diacritizer)
         real = dtw.mfcc_features(real16)  # (N, F)
         rate = self.base_rate
-        spoken = speak_phones(marked, voice=self.voice, rate=rate)
+        try:
+            spoken = speak(marked, rate)
+        except EspeakUnavailable as exc:
+            raise AlignmentFailed("unsupported_language", f"lang={lang!r}: {exc}") from None
         if not spoken.phones:
             raise AlignmentFailed("empty_transcript", f"espeak-ng spoke no phones for {marked[:40]!r}")
         tmpl16 = dtw.to_feature_rate(spoken.speech.audio, spoken.speech.sample_rate)
         ratio = dtw.speech_frames(tmpl16) / max(dtw.speech_frames(real16), 1)
         if abs(ratio - 1.0) > 0.08:  # re-speak the template at the real speaking rate
             rate = int(np.clip(round(self.base_rate * ratio), 80, 450))
-            spoken = speak_phones(marked, voice=self.voice, rate=rate)
+            spoken = speak(marked, rate)
             tmpl16 = dtw.to_feature_rate(spoken.speech.audio, spoken.speech.sample_rate)
         pad_s = 0.3
         tmpl = dtw.mfcc_features(dtw.pad_template(tmpl16, pad_s))  # (M, F)
-        path, _ = dtw.multiscale_dtw(real, tmpl, radius=self.radius)
-        confidence = dtw.path_confidence(real, tmpl, path)
+        path, cost = dtw.multiscale_dtw(real, tmpl, radius=self.radius)
+        margin, null_costs = dtw.null_margin(real, cost, tmpl16, pad_s, radius=self.radius)
+        confidence = dtw.margin_confidence(margin)
         if confidence < self.min_confidence:
-            raise AlignmentFailed("low_confidence", f"confidence {confidence:.2f} < {self.min_confidence}")
+            raise AlignmentFailed("low_confidence", f"confidence {confidence:.2f} < {self.min_confidence} "
+                                  f"(null-model margin {margin:.3f})")
         starts = dtw.warp_times(path, pad_s + np.array([p.start for p in spoken.phones]))
         ends = dtw.warp_times(path, pad_s + np.array([p.end for p in spoken.phones]))
         phones = [Interval(float(s), float(max(e, s)), p.phone) for s, e, p in zip(starts, ends, spoken.phones)]
@@ -160,23 +166,82 @@ class BuiltinAligner:
         wen = dtw.warp_times(path, pad_s + np.array([w[1] for w in spoken.words]))
         words = [Interval(float(s), float(e), bare_words[w[2]]) for s, e, w in zip(wst, wen, spoken.words)
                  if w[2] < len(bare_words)]
+        spoken_index = {w[2] for w in spoken.words}
+        # a word the G2P could not read (dialect spelling, a foreign script) stays in the transcript
+        # but gets no interval; the rest of the source keeps its alignment
+        unaligned = [w for k, w in enumerate(bare_words) if k not in spoken_index]
         return Alignment(words, phones, confidence, self.name,
-                         {"diacritised": marked, "template_rate": rate, "diacritizer": self.diacritizer})
+                         {"diacritised": marked, "template_rate": rate, "diacritizer": self.diacritizer,
+                          "margin": round(margin, 4), "path_cost": round(cost, 4),
+                          "null_costs": [round(c, 4) for c in null_costs], "unaligned_words": unaligned,
+                          "lang": lang, "phone_set": phone_set_name(lang)})
+
+    def _text(self, text: str, lang: str):
+        """(text for espeak-ng, bare words, speak(text, rate) -> SpokenText) for ``lang``.
+
+        Arabic is normalised and diacritised and spoken by the Arabic G2P; any other language
+        is only whitespace-normalised and spoken by espeak-ng's voice of that name.
+        """
+        if is_arabic(lang):
+            from data_prep.arabic.diacritize import diacritize
+            from data_prep.arabic.g2p import speak_phones
+            from data_prep.arabic.normalize import normalize_text, strip_diacritics, words_of
+
+            normalised = normalize_text(text)
+            bare_words = words_of(strip_diacritics(normalised))
+            if not bare_words:
+                raise AlignmentFailed("empty_transcript", f"no Arabic words in {text[:40]!r}")
+            marked = diacritize(normalised, backend=self.diacritizer)
+            return marked, bare_words, lambda t, rate: speak_phones(t, voice=self.voice, rate=rate)
+        from data_prep.arabic.normalize import words_of
+        from data_prep.espeak_g2p import normalize_plain, speak_phones_lang
+
+        plain = normalize_plain(text)
+        bare_words = words_of(plain)
+        if not bare_words:
+            raise AlignmentFailed("empty_transcript", f"no words in {text[:40]!r}")
+        return plain, bare_words, lambda t, rate: speak_phones_lang(t, voice=lang, rate=rate)
 
 
 def make_aligner(kind: str = "auto", min_confidence: float = 0.5, **options) -> Aligner | None:
-    """Build an aligner: "auto" (MFA if on PATH and configured, else built-in), "builtin", "mfa", "none"."""
+    """Build an aligner: "auto", "ctc", "builtin", "mfa" or "none".
+
+    "auto" takes MFA when ``mfa`` is on PATH and its model and dictionary are given, else the CTC
+    aligner when its weights (``ctc_model``: hub id or folder) are local, cached or downloadable,
+    else the built-in DTW aligner (the offline path); the chosen one is logged and every
+    :class:`Alignment` names its aligner.
+    """
     from data_prep.arabic import mfa
 
     if kind == "none":
         return None
-    if kind == "builtin":
-        return BuiltinAligner(min_confidence=min_confidence, **options)
     mfa_keys = {"acoustic_model", "dictionary", "mfa_command", "beam"}
+    ctc_keys = {"ctc_model", "device"}
+    mfa_opts = {k: v for k, v in options.items() if k in mfa_keys}
+    builtin_opts = {k: v for k, v in options.items() if k not in mfa_keys | ctc_keys}
+    ctc_opts = {("model" if k == "ctc_model" else k): v for k, v in options.items()
+                if k in ctc_keys | {"diacritizer"} and v is not None}
+    if kind == "builtin":
+        return BuiltinAligner(min_confidence=min_confidence, **builtin_opts)
     if kind == "mfa":
-        return mfa.MfaAligner(min_confidence=min_confidence, **{k: v for k, v in options.items() if k in mfa_keys})
+        return mfa.MfaAligner(min_confidence=min_confidence, **mfa_opts)
+    if kind == "ctc":
+        from data_prep.ctc_aligner import CtcAligner
+
+        return CtcAligner(min_confidence=min_confidence, **ctc_opts)
     if kind == "auto":
         if shutil.which("mfa") and options.get("acoustic_model") and options.get("dictionary"):
-            return mfa.MfaAligner(min_confidence=min_confidence, **{k: v for k, v in options.items() if k in mfa_keys})
-        return BuiltinAligner(min_confidence=min_confidence, **{k: v for k, v in options.items() if k not in mfa_keys})
-    raise ValueError(f"aligner kind {kind!r} unknown; expected 'auto', 'builtin', 'mfa' or 'none'")
+            return mfa.MfaAligner(min_confidence=min_confidence, **mfa_opts)
+        if options.get("ctc_model", "default") is not None:
+            from data_prep.ctc_aligner import CtcAligner
+            from data_prep.pretrained import PretrainedNotAvailable
+
+            try:
+                aligner = CtcAligner(min_confidence=min_confidence, **ctc_opts)
+                log.info("phonemes.aligner=auto: the CTC aligner with %s", aligner.model_name)
+                return aligner
+            except PretrainedNotAvailable as missing:
+                log.warning("phonemes.aligner=auto: no CTC weights (%s); using the built-in DTW aligner",
+                            str(missing).split(";")[0])
+        return BuiltinAligner(min_confidence=min_confidence, **builtin_opts)
+    raise ValueError(f"aligner kind {kind!r} unknown; expected 'auto', 'ctc', 'builtin', 'mfa' or 'none'")

@@ -24,8 +24,9 @@ key (extension)     content
 ``phones.textgrid`` Praat TextGrid (long text format) with tiers ``words`` and
                     ``phones`` in seconds from the clip start; absent when no aligner
                     succeeded (``meta["alignment"]["status"]`` says why).
-``phone_ids.npy``   int16 ``(T,)`` index into ``data_prep.arabic.phoneset.PHONE_SET`` per frame (-1 silence);
-                    only with ``phones.textgrid``.
+``phone_ids.npy``   int16 ``(T,)`` index into ``data_prep.phone_inventory.ALL_PHONES`` per frame (-1 silence;
+                    Arabic ids are those of ``data_prep.arabic.phoneset.PHONE_SET``, other
+                    languages' phones follow); only with ``phones.textgrid``.
 ``viseme_ids.npy``  int16 ``(T,)`` index into ``data_prep.arabic.visemes.VISEME_CLASSES`` (-1 silence); only with
                     ``phones.textgrid``.
 ``meta.json``       UTF-8 JSON, fields in :class:`ClipMeta`.
@@ -90,7 +91,8 @@ class ClipMeta:
     lang: str = "ar"
     # audio-visual sync: offset in frames applied to the audio (+: audio was delayed)
     sync: dict[str, Any] = field(default_factory=lambda: {"status": "skipped"})
-    # phoneme alignment: {"status": "ok"|"failed"|"skipped", "aligner": ..., "confidence": ...}
+    # phoneme alignment: {"status": "ok"|"failed"|"skipped", "aligner": "ctc"|"builtin-dtw"|"mfa", "confidence",
+    #  "lang", "phone_set": "ar-msa"|"espeak-<lang>", "unaligned_words": [words the G2P / model could not read]}
     alignment: dict[str, Any] = field(default_factory=lambda: {"status": "skipped"})
     # per-clip quality measures (data_prep.workflow.quality): upscale, mouth_sharpness, yaw, pitch, jitter,
     # and which rule chose the speaker's face

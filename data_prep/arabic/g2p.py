@@ -13,6 +13,9 @@ Two facts the events do not carry are recovered here:
 * phone ends -- events give starts only; a phone ends where the next starts
   unless the synthetic audio falls silent first (pauses at punctuation).
 
+A word espeak-ng can only read by switching language (a Latin or Chinese word
+in an Arabic transcript) gets no phones: it is left unaligned, not guessed.
+
 Geminates (two identical consonant events in one word) merge into one ``Cː``
 phone; /aj/ /aw/ (espeak ``a i`` / ``a u``) become ``a j`` / ``a w``.
 """
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 _IPA_TOKENS = sorted(["dʒ", "dˤ", "ðˤ", "tˤ", "sˤ", "s̪", "t̪", "a.", "i.", "u.", *"abdfhijklmnqrstuwzðħɣʃʔʕθχxgɡeo"],
                      key=len, reverse=True)
 _WORD = re.compile(r"\S+")
+_LANG_SWITCH = re.compile(r"^\(\w+\)$")
 SILENCE_DB = -40.0  # frame energy below the utterance peak that counts as silence
 MIN_PAUSE_S = 0.06
 
@@ -120,7 +124,12 @@ def speak_phones(text: str, voice: str = "ar", rate: int = 160, pitch: int = 50,
             long_flags[a + k] = segs[b + k][1]
     word_of = _word_index_of(text)
     raw: list[TimedPhone] = []
+    # espeak-ng reads a word it cannot say in Arabic (Latin or Chinese script, say) in another language,
+    # marked by a "(en)" event; such a word gets no phones, so it stays an unaligned word
+    foreign = {word_of.get(ev.text_position, -1) for ev in events if _LANG_SWITCH.match(ev.symbol)}
     for k, ev in enumerate(events):
+        if word_of.get(ev.text_position, -1) in foreign - {-1} or _LANG_SWITCH.match(ev.symbol):
+            continue
         nxt = symbols[k + 1] if k + 1 < len(symbols) else None
         try:
             phone = espeak_to_ipa(ev.symbol, nxt)

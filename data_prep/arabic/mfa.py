@@ -61,10 +61,13 @@ class MfaAligner:
         self.acoustic_model, self.dictionary = str(acoustic_model), str(dictionary)
         self.min_confidence, self.command, self.beam = min_confidence, mfa_command, beam
 
-    def align(self, audio: np.ndarray, sample_rate: int, text: str):
+    def align(self, audio: np.ndarray, sample_rate: int, text: str, lang: str = "ar"):
         from data_prep.arabic.normalize import normalize_text, strip_diacritics, words_of
+        from data_prep.phone_inventory import is_arabic
         from data_prep.phonemes import Alignment, AlignmentFailed
 
+        if not is_arabic(lang):
+            raise AlignmentFailed("unsupported_language", f"the MFA path is set up for Arabic, not lang={lang!r}")
         words = words_of(strip_diacritics(normalize_text(text)))  # pause punctuation is not a word
         if not words:
             raise AlignmentFailed("empty_transcript", f"no Arabic words in {text[:40]!r}")

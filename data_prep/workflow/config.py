@@ -76,14 +76,17 @@ class QualityConfig:
 
 @dataclass
 class PhonemesConfig:
-    aligner: str = "auto"  # auto | builtin | mfa | none
-    # builtin-dtw confidence is voice dependent: correct transcripts scored 0.22-1.0 on the generated
-    # speakers (lowest: a low-pitched female voice), so the gate is loose; tighten it on real data
-    min_confidence: float = 0.15
+    aligner: str = "auto"  # auto (mfa if set up, else ctc if its weights are here, else builtin) | ctc | builtin | none
+    # builtin-dtw: a null-model margin (data_prep/arabic/dtw_aligner.py); 0.35 is the midpoint between the 5th
+    # percentile of right (0.37) and the 95th of wrong transcripts (0.30) on benchmarks/bench_real_speech.py's
+    # stand-in set (espeak-ng voices through a room and a telephone band; no real speech was measured, README)
+    min_confidence: float = 0.35
     drop_failed: bool = True  # drop sources whose alignment failed (else keep them, marked)
     diacritizer: str = "text2tashkeel"  # text2tashkeel | mishkal | none (transcript already diacritised)
     mfa_acoustic_model: Optional[str] = None
     mfa_dictionary: Optional[str] = None
+    # the CTC aligner's model: hub id or local folder (data_prep/ctc_aligner.py); null = never use it
+    ctc_model: Optional[str] = "MahmoudAshraf/mms-300m-1130-forced-aligner"
 
 
 @dataclass

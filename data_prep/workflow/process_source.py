@@ -67,7 +67,9 @@ def _aligner(cfg: dict):
 
     key = repr(sorted(cfg.items()))
     if key not in _ALIGNERS:
-        options = {"diacritizer": cfg["diacritizer"]} if cfg["aligner"] in ("auto", "builtin") else {}
+        options = {"diacritizer": cfg["diacritizer"]} if cfg["aligner"] in ("auto", "builtin", "ctc") else {}
+        if cfg["aligner"] in ("auto", "ctc"):
+            options["ctc_model"] = cfg.get("ctc_model")
         if cfg.get("mfa_acoustic_model") and cfg.get("mfa_dictionary"):
             options.update(acoustic_model=cfg["mfa_acoustic_model"], dictionary=cfg["mfa_dictionary"])
         _ALIGNERS[key] = make_aligner(cfg["aligner"], min_confidence=cfg["min_confidence"], **options)
@@ -138,17 +140,20 @@ def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> No
     if entry.text.strip() and aligner is None:
         align_status = {"status": "skipped", "reason": "aligner_disabled"}
     if aligner is not None:
+        from data_prep.phone_inventory import phone_set_name
         from data_prep.phonemes import AlignmentFailed
 
         with _timed(result, "phonemes"):
             try:
-                alignment = aligner.align(media.audio, schema.SAMPLE_RATE, entry.text)
+                alignment = aligner.align(media.audio, schema.SAMPLE_RATE, entry.text, lang=entry.lang)
                 align_status = {"status": "ok", "aligner": alignment.aligner,
-                                "confidence": round(float(alignment.confidence), 4)}
+                                "confidence": round(float(alignment.confidence), 4),
+                                "lang": entry.lang, "phone_set": phone_set_name(entry.lang),
+                                "unaligned_words": list(alignment.meta.get("unaligned_words", []))}
             except AlignmentFailed as failed:
                 if phon_cfg["drop_failed"]:
                     raise Dropped("phonemes", "alignment_failed", getattr(failed, "reason", str(failed))) from None
-                align_status = {"status": "failed", "aligner": aligner.name,
+                align_status = {"status": "failed", "aligner": aligner.name, "lang": entry.lang,
                                 "reason": getattr(failed, "reason", str(failed))}
 
     with _timed(result, "shots"):

@@ -1,0 +1,185 @@
+"""Benchmark the aligners on recordings with transcripts: does the default gate keep right ones and stop wrong ones?
+
+    # real recordings you have (nothing is downloaded): a JSON Lines manifest, one recording a line,
+    #   {"audio": "a.wav", "text": "...", "lang": "ar", "textgrid": "a.TextGrid"?, "group": "gulf"?}
+    # (paths relative to the manifest; "textgrid" holds reference word boundaries, tier "words")
+    .venv/bin/python benchmarks/bench_real_speech.py --data DIR/manifest.jsonl
+    .venv/bin/python benchmarks/bench_real_speech.py --data DIR/manifest.jsonl --aligners builtin ctc \
+        --ctc-model MahmoudAshraf/mms-300m-1130-forced-aligner
+    # the offline stand-in (no real speech on the build machine): espeak-ng voices the template never
+    # uses, through a telephone band, a room and noise -- NOT real speech; say so wherever it is quoted
+    .venv/bin/python benchmarks/bench_real_speech.py --standin [--quick]
+
+For each aligner and each recording, the recording is aligned with its own
+transcript (right) and with the next recording's transcript (wrong, the same
+language). Reported: the share of right transcripts the default gate
+(``phonemes.min_confidence``) accepts, the share of wrong ones it accepts, the
+confidences (and the built-in aligner's null-model margins) of both, and the
+median / 90th-percentile word-start error where a reference TextGrid exists.
+A gate is suggested as the midpoint between the 5th percentile of right and
+the 95th of wrong confidences. Public sources of real Arabic speech are listed
+in the README (section "Alignment on real speech"); keep them out of the repo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import scipy.signal
+import soundfile as sf
+from tqdm import tqdm
+
+from data_prep.phonemes import Alignment, AlignmentFailed, make_aligner
+from data_prep.workflow.config import PhonemesConfig
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_alignment import HELD_OUT  # noqa: E402  (the synthetic benchmark's held-out sentences)
+
+# voices none of which the template ("ar", pitch 50) uses: female, low male, klatt, whisper, creaky
+STANDIN_VOICES = [("ar+f3", 135, 70, 60, 25.0), ("ar+m3", 190, 35, 40, 12.0), ("ar+klatt", 155, 60, 70, 18.0),
+                  ("ar+whisper", 150, 50, 50, 20.0), ("ar+croak", 170, 40, 80, 15.0)]
+
+
+def degrade(x: np.ndarray, seed: int, snr_db: float) -> np.ndarray:
+    """A room (exponential-decay impulse response), a 250-3400 Hz telephone band, noise and lead-in silence."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(0.25 * 16000)) / 16000
+    rir = rng.normal(size=len(t)) * np.exp(-t / 0.06)
+    rir[0] = 8.0
+    x = scipy.signal.fftconvolve(x, rir / (np.abs(rir).sum() / 4))[: len(x)]
+    b, a = scipy.signal.butter(2, [250 / 8000, 3400 / 8000], "band")
+    x = scipy.signal.lfilter(b, a, x)
+    noise = rng.normal(size=x.shape)
+    x = x + noise * np.sqrt(np.mean(x**2) / 10 ** (snr_db / 10)) / noise.std()
+    x = np.concatenate([np.zeros(4000), x, np.zeros(3000)]) + rng.normal(size=len(x) + 7000) * 1e-3
+    return np.clip(x, -1, 1).astype(np.float32)
+
+
+def make_standin(folder: Path, n_sentences: int, voices) -> Path:
+    """Write the stand-in set (wav + reference word TextGrid + manifest.jsonl) under ``folder``."""
+    from data_prep.arabic.dtw_aligner import to_feature_rate
+    from data_prep.arabic.g2p import speak_phones
+    from data_prep.arabic.normalize import normalize_text, strip_diacritics, words_of
+    from data_prep.phonemes import Interval
+
+    lines = []
+    for vi, (voice, rate, pitch, prange, snr) in enumerate(voices):
+        for si, sentence in enumerate(HELD_OUT[:n_sentences]):
+            text = normalize_text(sentence)
+            spoken = speak_phones(text, voice=voice, rate=rate, pitch=pitch, pitch_range=prange)
+            audio = degrade(to_feature_rate(spoken.speech.audio, spoken.speech.sample_rate), 100 * vi + si, snr)
+            bare = words_of(strip_diacritics(text))
+            lead = 4000 / 16000
+            ref = Alignment([Interval(s + lead, e + lead, bare[w]) for s, e, w in spoken.words], [], 1.0, "espeak")
+            name = f"{voice.replace('+', '_')}_{si:02d}"
+            sf.write(folder / f"{name}.wav", audio, 16000, subtype="PCM_16")
+            (folder / f"{name}.TextGrid").write_text(ref.to_textgrid(len(audio) / 16000))
+            lines.append({"audio": f"{name}.wav", "text": strip_diacritics(text), "lang": "ar",
+                          "textgrid": f"{name}.TextGrid", "group": voice})
+    manifest = folder / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+    return manifest
+
+
+def word_start_errors(ref: Alignment, got: Alignment) -> list[float]:
+    """|start error| in ms of each reference word, matched to the aligned words in order by label."""
+    out, k = [], 0
+    for w in ref.words:
+        while k < len(got.words) and got.words[k].label != w.label:
+            k += 1
+        if k < len(got.words):
+            out.append(abs(got.words[k].start - w.start) * 1000)
+            k += 1
+    return out
+
+
+def _try(aligner, audio, text, lang):
+    try:
+        return aligner.align(audio, 16000, text, lang=lang), ""
+    except AlignmentFailed as failed:
+        return None, failed.reason
+
+
+def evaluate(manifest: Path, aligner_kinds: list[str], gate: float, ctc_model: str | None) -> dict:
+    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    report = {}
+    for kind in aligner_kinds:
+        options = {"ctc_model": ctc_model} if kind == "ctc" and ctc_model else {}
+        aligner = make_aligner(kind, min_confidence=0.0, **options)
+        right, wrong, margins_r, margins_w, errs, failed = [], [], [], [], [], []
+        for k, row in enumerate(tqdm(rows, desc=kind)):
+            audio, rate = sf.read(manifest.parent / row["audio"], dtype="float32", always_2d=True)
+            audio = scipy.signal.resample_poly(audio.mean(1), 16000, rate) if rate != 16000 else audio.mean(1)
+            other = next(r for r in rows[k + 1:] + rows[:k] if r.get("lang", "ar") == row.get("lang", "ar"))
+            for text, confs, margins in ((row["text"], right, margins_r), (other["text"], wrong, margins_w)):
+                ali, reason = _try(aligner, audio, text, row.get("lang", "ar"))
+                confs.append(ali.confidence if ali else 0.0)
+                margins.append(ali.meta.get("margin", np.nan) if ali else np.nan)
+                if ali is None and text is row["text"]:
+                    failed.append(reason)
+                if ali is not None and text is row["text"] and row.get("textgrid"):
+                    ref = _words_only(manifest.parent / row["textgrid"])
+                    errs += word_start_errors(ref, ali)
+        right, wrong = np.asarray(right), np.asarray(wrong)
+        report[kind] = {
+            "recordings": len(rows), "gate": gate,
+            "right_accepted": float(np.mean(right >= gate)), "wrong_accepted": float(np.mean(wrong >= gate)),
+            "conf_right_p5_median": [float(np.percentile(right, 5)), float(np.median(right))],
+            "conf_wrong_median_p95": [float(np.median(wrong)), float(np.percentile(wrong, 95))],
+            "suggested_gate": float((np.percentile(right, 5) + np.percentile(wrong, 95)) / 2),
+            "margin_right_min_median": [float(np.nanmin(margins_r)), float(np.nanmedian(margins_r))]
+            if not np.all(np.isnan(margins_r)) else None,
+            "margin_wrong_median_max": [float(np.nanmedian(margins_w)), float(np.nanmax(margins_w))]
+            if not np.all(np.isnan(margins_w)) else None,
+            "word_start_error_ms_median_p90": [float(np.median(errs)), float(np.percentile(errs, 90))] if errs else None,
+            "failed_right": failed,
+        }
+        groups = sorted({r.get("group", "") for r in rows} - {""})
+        for g in groups:
+            idx = [i for i, r in enumerate(rows) if r.get("group") == g]
+            report[kind][f"group {g}"] = {"right_accepted": float(np.mean(right[idx] >= gate)),
+                                          "wrong_accepted": float(np.mean(wrong[idx] >= gate)),
+                                          "conf_right_min": float(right[idx].min()),
+                                          "conf_wrong_max": float(wrong[idx].max())}
+    return report
+
+
+def _words_only(path: Path) -> Alignment:
+    """A reference TextGrid with a "words" tier and no "phones" tier."""
+    from praatio.utilities.textgrid_io import parseTextgridStr
+
+    from data_prep.phonemes import Interval
+
+    tiers = {t["name"]: t for t in parseTextgridStr(path.read_text(), includeEmptyIntervals=False)["tiers"]}
+    if "words" not in tiers:
+        raise ValueError(f"{path}: reference TextGrid has no tier named 'words'")
+    return Alignment([Interval(float(s), float(e), str(lab)) for s, e, lab in tiers["words"]["entries"]
+                      if str(lab).strip()], [], 1.0, "reference")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="manifest.jsonl of real recordings (see the docstring)")
+    parser.add_argument("--standin", action="store_true", help="build and use the espeak-ng stand-in set")
+    parser.add_argument("--quick", action="store_true", help="stand-in: 4 sentences x 5 voices")
+    parser.add_argument("--aligners", nargs="+", default=["builtin"], help="builtin, ctc, mfa")
+    parser.add_argument("--ctc-model", default=None, help="hub id or local folder of a wav2vec2-style CTC model")
+    parser.add_argument("--gate", type=float, default=PhonemesConfig.min_confidence)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    if not args.data and not args.standin:
+        parser.error("give --data MANIFEST or --standin")
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = args.data or make_standin(Path(tmp), 4 if args.quick else 12, STANDIN_VOICES)
+        report = evaluate(manifest, args.aligners, args.gate, args.ctc_model)
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
