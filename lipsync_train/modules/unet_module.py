@@ -10,7 +10,10 @@ One training step on a batch of windows (B clips x T frames, see ``unet_windows.
    and regress the noise (``epsilon``) or ``v`` (noise schedule config);
 4. optionally decode the one-step clean estimate with the VAE and add the
    SyncNet expert loss (``syncnet_weight``), a pixel L1 on the mouth region
-   (``pixel_l1_weight``) and LPIPS-VGG on the lower half (``lpips_weight``).
+   (``pixel_l1_weight``), LPIPS-VGG on the lower half (``lpips_weight``) and LatentSync's TREPA over
+   frozen VideoMAE-v2 features of the whole window (``trepa_weight``, on only when ``trepa_weights`` names
+   the VideoMAE-v2 checkpoint; ``losses/trepa.py``). The frozen VideoMAE-v2 (1 B parameters at ViT-g size)
+   is left out of checkpoints: it is rebuilt from ``trepa_weights``.
 
 ``mixed_noise_alpha > 0`` draws LatentSync's mixed noise (a share common to the
 clip's frames plus an independent share, ``losses/diffusion.py``). With
@@ -47,6 +50,7 @@ from lipsync_train.networks.vae import FrozenVAE
 from lipsync_train.losses.diffusion import clip_noise, denoising_loss, masked_pixel_l1
 from lipsync_train.losses.lpips import LPIPS
 from lipsync_train.losses.sync_loss import SyncNetLoss
+from lipsync_train.losses.trepa import TREPALoss
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,8 @@ class LipSyncDiffusionModule(pl.LightningModule):
                  trainable_modules: list[str] | None = None, ema_decay: float = 0.0, vae_warmup_steps: int = 0,
                  mask_region: dict[str, float] | None = None, image_size: int = 64, init_from: str | None = None,
                  lpips_weight: float = 0.0, lpips: dict[str, str | None] | None = None, mixed_noise_alpha: float = 0.0,
-                 gradient_checkpointing: bool = False):
+                 gradient_checkpointing: bool = False, trepa_weight: float = 0.0, trepa_weights: str | None = None,
+                 trepa: dict[str, Any] | None = None):
         super().__init__()
         self.save_hyperparameters(logger=False, ignore=["net", "vae", "audio_encoder", "noise_schedule",
                                                         "optimizer", "scheduler"])
@@ -86,6 +91,10 @@ class LipSyncDiffusionModule(pl.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.sync_loss = SyncNetLoss(syncnet_ckpt) if syncnet_ckpt else None
         self.lpips = LPIPS(**(lpips or {})) if lpips_weight > 0 else None
+        self.trepa = TREPALoss(trepa_weights, **(trepa or {})) if trepa_weight > 0 and trepa_weights else None
+        self.trepa_weight = trepa_weight if self.trepa is not None else 0.0
+        if trepa_weight > 0 and not trepa_weights:
+            log.info("TREPA off: model.trepa_weights is null (model.trepa_weight=%s not applied)", trepa_weight)
         self.region = MouthRegion(**(mask_region or {}))
         # the model's mask: LatentSync's mask image when the init checkpoint carries one, else the box
         pixels = (spec_pixel_mask(init_spec) if init_spec is not None and init_spec.get("pixel_mask") is not None
@@ -175,7 +184,7 @@ class LipSyncDiffusionModule(pl.LightningModule):
         pred = self.net(noisy, mask, x["masked"], x["reference"], timesteps, tokens, num_frames=t)
         losses = {"noise": denoising_loss(pred, self.schedule.target(x["latents"], noise, timesteps))}
         h = self.hparams
-        if h.syncnet_weight > 0 or h.pixel_l1_weight > 0 or h.lpips_weight > 0:
+        if h.syncnet_weight > 0 or h.pixel_l1_weight > 0 or h.lpips_weight > 0 or self.trepa_weight > 0:
             estimate = self.vae.decode(self.schedule.predict_x0(noisy, pred, timesteps))  # (N, 3, S, S)
             if h.pixel_l1_weight > 0:
                 losses["pixel_l1"] = masked_pixel_l1(estimate, x["pixels"], self.pixel_mask)
@@ -184,8 +193,11 @@ class LipSyncDiffusionModule(pl.LightningModule):
                 losses["lpips"] = self.lpips(estimate[..., half:, :].float(), x["pixels"][..., half:, :]).mean()
             if h.syncnet_weight > 0:
                 losses["sync"] = self.sync_loss(estimate.unflatten(0, (b, t)), batch["sync_audio"])
+            if self.trepa_weight > 0:  # LatentSync: the whole window, decoded estimate vs ground truth, as videos
+                losses["trepa"] = self.trepa(estimate.unflatten(0, (b, t)), x["pixels"].unflatten(0, (b, t)))
         losses["loss"] = (losses["noise"] + h.syncnet_weight * losses.get("sync", 0.0)
-                          + h.pixel_l1_weight * losses.get("pixel_l1", 0.0) + h.lpips_weight * losses.get("lpips", 0.0))
+                          + h.pixel_l1_weight * losses.get("pixel_l1", 0.0) + h.lpips_weight * losses.get("lpips", 0.0)
+                          + self.trepa_weight * losses.get("trepa", 0.0))
         return losses
 
     # --- Lightning hooks -------------------------------------------------------------------------------------
@@ -239,8 +251,15 @@ class LipSyncDiffusionModule(pl.LightningModule):
                          self.pixel_mask[0, 0], ema=self.ema_net is not None, defaults=self.inference_defaults)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # the frozen VideoMAE-v2 comes from model.trepa_weights, not from our checkpoints (4 GB at ViT-g in fp32)
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("trepa.")}
         checkpoint["lipsync_unet"] = self.export_spec()
         if self.run_config is not None:
             checkpoint["config"] = self.run_config
         if self.git_revision is not None:
             checkpoint["git_revision"] = self.git_revision
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Resume: the frozen TREPA encoder was left out on save; this run's (from ``trepa_weights``) fills in."""
+        if self.trepa is not None:
+            checkpoint["state_dict"].update(self.trepa.state_dict(prefix="trepa."))
