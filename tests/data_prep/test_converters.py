@@ -216,10 +216,36 @@ def test_muavic_segments_with_parallel_text(tmp_path):
                    "- {duration: 4.0, offset: 1.0, rel_path: wav/talkY.flac, speaker_id: spkY}\n")
     text = tmp_path / "test.ar"
     text.write_text("جملة أولى\nجملة ثانية\nجملة ثالثة\n", encoding="utf-8")
-    entries = from_muavic(seg, text)
+    entries = from_muavic(seg, text).entries
     assert [e.id for e in entries] == ["mtedx_talkX_0000", "mtedx_talkX_0001", "mtedx_talkY_0000"]
     assert entries[0].end == pytest.approx(15.75) and entries[2].speaker == "spkY"
     assert entries[1].text == "جملة ثانية"
     text.write_text("one line only\n")
     with pytest.raises(ValueError, match="parallel"):
         from_muavic(seg, text)
+
+
+def test_muavic_bad_segments_are_skipped_with_file_and_segment_and_the_rest_convert(tmp_path, capsys):
+    seg = tmp_path / "test.yaml"
+    seg.write_text("- {duration: 3.5, offset: 12.25, rel_path: wav/talkX.flac, speaker_id: talkX}\n"
+                   "- {offset: 20.0, rel_path: wav/talkX.flac, speaker_id: talkX}\n"      # no duration
+                   "- {duration: 2.0, offset: 30.0, speaker_id: talkX}\n"                 # no rel_path
+                   "- {duration: two, offset: 40.0, rel_path: wav/talkX.flac}\n"          # not a number
+                   "- {duration: 4.0, offset: 1.0, rel_path: wav/talkY.flac, speaker_id: spkY}\n")
+    text = tmp_path / "test.ar"
+    text.write_text("جملة أولى\nجملة ثانية\nجملة ثالثة\nجملة رابعة\nجملة خامسة\n", encoding="utf-8")
+    result = from_muavic(seg, text)
+    assert [e.id for e in result.entries] == ["mtedx_talkX_0000", "mtedx_talkY_0000"]
+    assert result.entries[1].text == "جملة خامسة"  # transcripts stay parallel past the skipped segments
+    assert [(s.clip, s.reason) for s in result.skipped] == [("segment 1", "malformed"), ("segment 2", "malformed"),
+                                                             ("segment 3", "malformed")]
+    assert "'duration' missing" in result.skipped[0].detail and "rel_path" in result.skipped[1].detail
+    assert all(str(seg) in s.detail for s in result.skipped)
+    out = tmp_path / "m.jsonl"
+    main(["muavic", str(seg), str(out), "--text", str(text)])
+    assert len(out.read_text().splitlines()) == 2
+    assert len((tmp_path / "m.dropped.jsonl").read_text().splitlines()) == 3
+    seg.write_text("- {duration: 3.5, offset: 12.25\n- [unclosed\n")
+    with pytest.raises(SystemExit):
+        main(["muavic", str(seg), str(out)])
+    assert f"{seg}:" in capsys.readouterr().err
