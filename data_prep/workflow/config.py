@@ -87,6 +87,8 @@ class PhonemesConfig:
     mfa_dictionary: Optional[str] = None
     # the CTC aligner's model: hub id or local folder (data_prep/ctc_aligner.py); null = never use it
     ctc_model: Optional[str] = "MahmoudAshraf/mms-300m-1130-forced-aligner"
+    # converter marks (manifest ``marks``) whose transcript is not aligned: the clip is kept without phonemes
+    skip_marks: list[str] = field(default_factory=lambda: ["text_too_fast"])
 
 
 @dataclass

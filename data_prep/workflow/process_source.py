@@ -136,8 +136,14 @@ def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> No
     result.frames = media.n_frames
 
     alignment, align_status = None, {"status": "skipped", "reason": "no_transcript"}
-    aligner = _aligner(phon_cfg) if entry.text.strip() else None
-    if entry.text.strip() and aligner is None:
+    # a converter's marks on the transcript (``text_too_fast``: it runs past the clip) travel into the clip meta;
+    # a mark in ``phonemes.skip_marks`` keeps the video and audio but leaves the transcript unaligned
+    marks = sorted(entry.extra.get("marks") or [])
+    skip = sorted(set(marks) & set(phon_cfg.get("skip_marks") or []))
+    aligner = _aligner(phon_cfg) if entry.text.strip() and not skip else None
+    if entry.text.strip() and skip:
+        align_status = {"status": "skipped", "reason": f"marked_{skip[0]}"}
+    elif entry.text.strip() and aligner is None:
         align_status = {"status": "skipped", "reason": "aligner_disabled"}
     if aligner is not None:
         from data_prep.phone_inventory import phone_set_name
@@ -155,6 +161,8 @@ def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> No
                     raise Dropped("phonemes", "alignment_failed", getattr(failed, "reason", str(failed))) from None
                 align_status = {"status": "failed", "aligner": aligner.name, "lang": entry.lang,
                                 "reason": getattr(failed, "reason", str(failed))}
+    if marks:
+        align_status["transcript_marks"] = marks
 
     with _timed(result, "shots"):
         shots = detect_shots(media.video, threshold=shots_cfg["threshold"], min_shot_frames=shots_cfg["min_shot_frames"])

@@ -160,3 +160,18 @@ def test_two_part_array_then_merge_matches_one_run(generated, full_run, tmp_path
     single = json.loads((full_run / "index.json").read_text())
     assert merged["parts"] == 2 and merged["drops"]["by_stage"] == single["drops"]["by_stage"]
     assert merged["speaker_splits"] == single["speaker_splits"]
+
+
+def test_a_transcript_marked_too_fast_is_kept_unaligned_with_its_marks(generated, tmp_path):
+    rows = [json.loads(line) for line in generated.read_text(encoding="utf-8").splitlines()]
+    row = next(r for r in rows if "expect_drop" not in r and r.get("text"))
+    manifest = tmp_path / "marked.jsonl"
+    manifest.write_text(json.dumps(dict(row, id="marked", marks=["text_too_fast"])) + "\n", encoding="utf-8")
+    prep(manifest, tmp_path / "out", "workers=1", "phonemes.aligner=builtin")
+    samples = read_all(tmp_path / "out")
+    assert samples, "the marked source lost its clips"
+    for sample in samples.values():
+        alignment = json.loads(sample["meta.json"])["alignment"]
+        assert alignment["status"] == "skipped" and alignment["reason"] == "marked_text_too_fast", alignment
+        assert alignment["transcript_marks"] == ["text_too_fast"]
+        assert schema.TEXTGRID not in sample
