@@ -112,7 +112,8 @@ def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarr
     """Source frames (n, H, W, 3) RGB at 25 fps + (N,) int16 16 kHz audio -> mp4 at ``out`` with the audio muxed.
 
     ``affines`` (n, 2, 3), NaN for frames without a face, skips face tracking (tests, precomputed tracks).
-    ``progress``: an object with ``update(n_frames)``, told as each chunk of faces is generated.
+    ``progress``: an object with ``update(n_frames)``, told as each chunk of faces is generated; without it the
+    terminal bar moves per generated chunk (a full-size model on CPU takes minutes per chunk).
     """
     t0 = time.perf_counter()
     size = pipeline.image_size
@@ -155,7 +156,7 @@ def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarr
                 refs = crops if np.array_equal(src, ref_src) else torch.from_numpy(
                     np.stack([align(frames[r], affines[r], size) for r in ref_src])).permute(0, 3, 1, 2).contiguous()
                 gen = pipeline.generate(crops, refs, tokens[todo], num_steps, guidance_scale, chunk_frames,
-                                        seed, first_frame=first, progress=progress)
+                                        seed, first_frame=first, progress=progress or bar)
                 faces = dict(zip(todo, gen.permute(0, 2, 3, 1).numpy()))
             for i, s in enumerate(ids):
                 if i in faces and motion is not None:  # the crop is motion-free; only the paste sees the sway
@@ -166,7 +167,8 @@ def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarr
                 else:
                     sink.write(frames[s])
                     missing += 1
-                bar.update(1)
+                if progress is not None or i not in faces:  # else the bar moved as the face was generated
+                    bar.update(1)
         sink.close()
         wav = write_wav(Path(tmp) / "audio.wav", audio)
         mux(sink.path, wav, out)
