@@ -6,6 +6,10 @@ the middle third) checks that faces come from native pixels (the mouth keeps
 the blurred source is dropped as ``blurry``, and that the two-face source
 follows the talking speaker (``audio_motion``), or the boxed person when the
 manifest gives a box. A second, 512 px run checks native detail at that size.
+A third runs the sync filter with a SyncNet trained on the generated dataset (the
+session's ``sync_nets``, shared with the sync-margin test): the source whose
+audio is 5 frames late is shifted back into sync with the shift recorded, the
+in-sync portrait is kept as it is, and a clip 10 frames off is dropped.
 """
 
 from __future__ import annotations
@@ -159,3 +163,67 @@ def test_two_faces_follow_the_speaker_by_audio_motion_or_the_box(realistic, run2
     assert json.loads(boxed[0]["meta.json"])["quality"]["speaker"] == "box"
     assert (_face_x(boxed[0]) > 540).all(), "the boxed person stands in the right half"
     assert json.loads(boxed[0]["meta.json"])["n_frames"] <= 30
+
+
+@pytest.fixture(scope="module")
+def run_sync(realistic, sync_nets, tmp_path_factory) -> dict:
+    """The sync filter on: an in-sync portrait and the source whose audio is 5 frames late, scored by the judge
+    trained on the generated dataset (a lipsync-train SyncNet, so its own confidence scale)."""
+    from data_prep.synth.face_rig import face_photo, locate_lips
+    from data_prep.synth.generate import make_speakers
+    from data_prep.synth.realistic import plan_realistic, render_realistic
+
+    root = tmp_path_factory.mktemp("sync")
+    (spec,) = plan_realistic(1, make_speakers(0, 2), ("audio_shift",))
+    shifted = root / f"{spec.video_id}.mp4"
+    truth = render_realistic(spec, locate_lips(face_photo()), shifted)
+    portrait = json.loads(realistic["manifest"].read_text().splitlines()[0])
+    rows = [portrait, {"id": spec.video_id, "url": shifted.as_uri(), "speaker": spec.speaker.name, "text": "",
+                       "lang": "ar"}]
+    manifest = root / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    run = _prep(manifest, root / "out", f"sync.ckpt={sync_nets['judge']}",
+                f"sync.min_confidence={JUDGE_MIN_CONFIDENCE}")
+    return dict(run, truth=truth, judge=sync_nets["judge"])
+
+
+# the judge is a cosine-distance SyncNet: its confidences are below 1 (measured here: the in-sync portrait 0.70,
+# the late source 0.60 before its shift and 0.64 after), so the syncnet_v2 default of 3 does not apply to it
+JUDGE_MIN_CONFIDENCE = 0.2
+
+
+def test_sync_filter_shifts_a_late_audio_source_back_into_sync_and_records_it(run_sync):
+    from data_prep.synth.realistic import AUDIO_SHIFT_FRAMES
+    from lipsync_train.networks.sync_scorer import load_sync_scorer
+
+    assert run_sync["truth"]["audio_shift_frames"] == AUDIO_SHIFT_FRAMES
+    index = run_sync["index"]
+    assert index["sync"]["checked"] is True and index["sync"]["ckpt"] == str(run_sync["judge"])
+    assert "A/V SYNC NOT CHECKED" not in run_sync["stdout"]
+    late = run_sync["samples"]["real_audio_shift_0000"]
+    sync = json.loads(late["meta.json"])["sync"]
+    # audio 5 frames late: the audio of video frame t is audio frame t + 5, an offset of -5 in syncnet's sign
+    assert sync["status"] == "ok" and sync["applied_shift"] == -AUDIO_SHIFT_FRAMES, sync
+    assert index["clips"]["real_audio_shift_0000"]["sync_applied_shift"] == -AUDIO_SHIFT_FRAMES
+    scorer = load_sync_scorer(run_sync["judge"])
+    clip = schema.decode_sample(late)
+    offset, confidence = scorer.av_offset(clip.frames, clip.audio)
+    assert abs(offset) <= 1 and confidence >= JUDGE_MIN_CONFIDENCE, (offset, confidence)  # in sync after the shift
+    # the in-sync portrait is kept, its offset near zero
+    kept = json.loads(run_sync["samples"]["real_portrait_0000"]["meta.json"])["sync"]
+    assert kept["status"] == "ok" and abs(kept["applied_shift"]) <= 1, kept
+
+
+def test_sync_filter_drops_a_clip_far_out_of_sync(run_sync):
+    from data_prep.workflow.drops import Dropped
+    from data_prep.workflow.sync_filter import SyncFilter
+    from lipsync_train.networks.sync_scorer import load_sync_scorer
+
+    clip = schema.decode_sample(run_sync["samples"]["real_portrait_0000"])
+    far = 10  # video frame t shown with the audio of frame t - 10: the audio of a frame comes 10 frames later
+    frames, audio = clip.frames[far:], clip.audio[: len(clip.audio) - far * schema.SAMPLES_PER_FRAME]
+    scorer = load_sync_scorer(run_sync["judge"])
+    offset, _ = scorer.av_offset(frames, audio)
+    assert abs(offset + far) <= 1, offset  # found: -10 in syncnet's sign
+    with pytest.raises(Dropped, match="out_of_sync"):  # beyond LatentSync's 6 frames
+        SyncFilter(scorer, min_confidence=JUDGE_MIN_CONFIDENCE).check(frames, audio)
