@@ -77,29 +77,33 @@ def test_dialect_and_foreign_words_stay_unaligned_inside_a_kept_alignment():
 
 @pytest.fixture(scope="module")
 def mixed_run(tmp_path_factory) -> Path:
+    """Two speakers x two videos; one video of each speaker gets an English sound track. Half the speakers go to
+    val, so train and val both hold Arabic and English clips."""
     root = tmp_path_factory.mktemp("mixed")
     proc = subprocess.run([str(BIN / "lipsync-make-data"), f"out_dir={root / 'gen'}", "n_speakers=2",
-                           "videos_per_speaker=1", "n_broken=0", "seed=11"], capture_output=True, text=True,
+                           "videos_per_speaker=2", "n_broken=0", "seed=11"], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(line) for line in (root / "gen" / "manifest.jsonl").read_text().splitlines()]
-    video = Path(rows[1]["url"].removeprefix("file://"))
     sf.write(root / "en.wav", _espeak_audio(ENGLISH, "en+f2", rate=140), 16000)
-    english = root / "english.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(video), "-i", str(root / "en.wav"), "-map", "0:v",
-                    "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(english)], check=True, timeout=120)
-    rows[1] = dict(rows[1], id="english_src", url=english.resolve().as_uri(), text=ENGLISH, lang="en")
+    for speaker in sorted({r["speaker"] for r in rows}):
+        i = max(k for k, r in enumerate(rows) if r["speaker"] == speaker)  # the speaker's last video
+        video = Path(rows[i]["url"].removeprefix("file://"))
+        english = root / f"english_{speaker}.mp4"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(video), "-i", str(root / "en.wav"), "-map", "0:v",
+                        "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(english)], check=True, timeout=120)
+        rows[i] = dict(rows[i], id=f"english_{speaker}", url=english.resolve().as_uri(), text=ENGLISH, lang="en")
     manifest = root / "manifest.jsonl"
     manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     out = root / "out"
     proc = subprocess.run([str(BIN / "lipsync-prep"), f"manifest={manifest}", f"out_dir={out}", "progress=false",
-                           "phonemes.aligner=auto", "sync.ckpt=null", "workers=1"],
-                          capture_output=True, text=True, timeout=900)
+                           "phonemes.aligner=auto", "sync.ckpt=null", "workers=1", "shards.val_fraction=0.5",
+                           "shards.test_fraction=0"], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
 
-@pytest.mark.slow  # generates two videos and preps them: ~2-4 min on 2 shared cores
+@pytest.mark.slow  # generates four videos and preps them: ~3-5 min on 2 shared cores
 @pytest.mark.timeout(1200)
 def test_english_source_through_the_pipeline_beside_an_arabic_one(mixed_run):
     seen = {}
@@ -122,3 +126,24 @@ def test_english_source_through_the_pipeline_beside_an_arabic_one(mixed_run):
                 assert labels & set(OTHER_PHONES) and phone_ids.max() >= len(PHONE_SET)
             else:
                 assert labels <= set(PHONE_SET) and phone_ids.max() < len(PHONE_SET)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_mixed_arabic_english_shard_set_trains_the_syncnet_as_it_is(mixed_run, tmp_path):
+    index = json.loads((mixed_run / "index.json").read_text())
+    for split in ("train", "val"):
+        langs = set()
+        for shard in index["splits"][split]["shards"]:
+            for sample in wds.WebDataset(str(mixed_run / "shards" / shard["name"]), shardshuffle=False):
+                langs.add(json.loads(sample["meta.json"])["lang"])
+        assert langs == {"ar", "en"}, (split, langs)
+    out = tmp_path / "syncnet"
+    proc = subprocess.run([str(BIN / "lipsync-train"), "experiment=syncnet", f"data.shards={mixed_run}",
+                           f"paths.output_dir={out}", "logger=csv", "trainer.max_steps=6", "data.batch_size=4",
+                           "data.num_workers=0", "data.batches_per_epoch=3", "trainer.enable_progress_bar=false",
+                           "model.net.video_channels=[8,16,16,32]", "model.net.audio_channels=[8,16,16,32]",
+                           "model.net.embed_dim=32"], capture_output=True, text=True, timeout=800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = (out / "csv" / "metrics.csv").read_text()
+    assert "val/loss" in metrics and (out / "checkpoints" / "last.ckpt").is_file()
