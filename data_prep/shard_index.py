@@ -64,6 +64,11 @@ def write_index(index: dict, shard_dir: str | Path) -> Path:
     return path
 
 
+def face_template(index: dict) -> str:
+    """The crop the shards' faces were aligned to (``align.template``; indices written before it: ``mesh``)."""
+    return index.get("align", {}).get("template", "mesh")
+
+
 def read_index(shard_dir: str | Path) -> dict:
     """``shard_dir/index.json`` -> the index, after checking it was written under this shard schema."""
     root = Path(shard_dir)

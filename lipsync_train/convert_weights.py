@@ -47,7 +47,8 @@ from lipsync_train.networks.whisper_frames import WhisperFrameEncoder
 
 log = logging.getLogger("lipsync-convert-weights")
 SOURCE_FILES = ["latentsync_unet.pt", "stable_syncnet.pt", "whisper/tiny.pt"]
-DEFAULTS = {"num_steps": 20, "guidance_scale": 1.5, "chunk_frames": 16}  # LatentSync's inference settings
+# LatentSync's inference settings, and its face crop (data_prep/face_align.py), which lipsync-infer tracks faces into
+DEFAULTS = {"num_steps": 20, "guidance_scale": 1.5, "chunk_frames": 16, "face_template": "latentsync"}
 SYNCNET_IMAGE_SIZE = 256  # its StableSyncNet reads 256 px faces (lower half 128 x 256), also for the 512 px UNet
 
 
@@ -129,7 +130,8 @@ def convert_latentsync(src: str, out: str, resolution: int = 256, vae: str = "st
               "audio_kind": "latentsync_mel", "n_audio_bins": 80}
     torch.save({"state_dict": {f"net.{k}": v for k, v in syncnet.state_dict().items()},
                 "sync_net": {"target": f"{LatentSyncSyncNet.__module__}.LatentSyncSyncNet",
-                             "kwargs": syncnet.init_kwargs, "state_prefix": "net.", "window": window},
+                             "kwargs": syncnet.init_kwargs, "state_prefix": "net.", "window": window,
+                             "face_template": "latentsync"},
                 "converted_from": source}, out_dir / "syncnet.ckpt")
 
     report = {**source, "unet_tensors": len(net.state_dict()), "vae_tensors": len(frozen_vae.state_dict()),

@@ -42,7 +42,8 @@ def run_inference(cfg: DictConfig) -> LipSyncResult:
     result = lipsync_video(pipeline, frames, audio, cfg.out, num_steps=cfg.num_steps,
                            guidance_scale=cfg.guidance_scale, chunk_frames=cfg.chunk_frames, loop=cfg.loop,
                            seed=cfg.seed, feather=cfg.feather, still_fit=cfg.get("still_fit", True),
-                           still_motion=cfg.get("still_motion", True), reference=cfg.reference)
+                           still_motion=cfg.get("still_motion", True), reference=cfg.reference,
+                           face_template=cfg.get("face_template"))
     print(f"wrote {result.out}: {result.n_frames} frames, {result.frames_without_face} without a face "
           f"(passed through), {result.fps:.2f} frames/s")
     return result

@@ -60,6 +60,8 @@ class FacesConfig:
 class AlignConfig:
     size: int = 256  # aligned face side in pixels
     smooth_window: int = 5  # frames, smoothing of the similarity transforms
+    # mesh (this project's face template) | latentsync (LatentSync's crop: to fine-tune its released weights)
+    template: str = "mesh"
     jpeg_quality: int = 92
 
 

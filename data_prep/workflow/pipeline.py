@@ -202,7 +202,8 @@ def merge_parts(cfg: dict) -> dict:
                          "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
                          "source_frames": sum(p["frames"] for p in parts),
                          "quality": quality_summary(clips, cfg.get("quality")), "clips": clips,
-                         "sync": merged_sync_record(parts)})
+                         "sync": merged_sync_record(parts),
+                         "align": {"size": cfg["align"]["size"], "template": cfg["align"].get("template", "mesh")}})
     write_index(index, paths.out)
     return index
 

@@ -192,7 +192,8 @@ def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> No
         try:
             with _timed(result, "align"):
                 affines = estimate_affines(landmarks[start:stop], size=align_cfg["size"],
-                                           smooth_window=align_cfg["smooth_window"])  # (n, 2, 3)
+                                           smooth_window=align_cfg["smooth_window"],
+                                           template=align_cfg.get("template", "mesh"))  # (n, 2, 3)
                 # before decoding: a face that needs too much upscaling is not worth warping
                 check_upscale(upscale_factor(affines), align_cfg["size"], limits, key)
                 frames = align_frames(media.video, start, stop, affines, size=align_cfg["size"],

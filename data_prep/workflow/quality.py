@@ -67,8 +67,9 @@ class QualityThresholds:
 
 
 def upscale_factor(affines: np.ndarray) -> float:
-    """Median scale of (T, 2, 3) similarity transforms source -> aligned (>1: the face is enlarged)."""
-    scales = np.hypot(affines[:, 0, 0], affines[:, 1, 0])  # (T,)
+    """Median scale of (T, 2, 3) transforms source -> aligned (>1: the face is enlarged); the geometric mean of
+    the two axes' scales, which is the similarity's scale for the mesh template."""
+    scales = np.sqrt(np.abs(np.linalg.det(affines[:, :, :2].astype(np.float64))))  # (T,)
     return float(np.median(scales))
 
 

@@ -85,7 +85,7 @@ class AppGenerator:
         report(0.02, "loading the checkpoint")
         pipeline = self.pipelines.get(ckpt)
         report(0.05, "finding the face")
-        affines = track_affines(frames, pipeline.image_size)
+        affines = track_affines(frames, pipeline.image_size, template=pipeline.face_template)
         if not np.isfinite(affines).all(axis=(1, 2)).any():
             what = "image" if len(frames) == 1 else f"video ({len(frames)} frames)"
             raise UserError(f"No face found in the {what}: give a photo or video with one clearly visible face.")

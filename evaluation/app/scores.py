@@ -46,7 +46,7 @@ class ResultScorer:
             if self._expert is None:
                 self._expert = load_sync_scorer(self.expert_ckpt, self.device)
             try:
-                faces = aligned_faces(read_frames(video))
+                faces = aligned_faces(read_frames(video), template=self._expert.face_template)
                 res = expert_lse(self._expert, faces.frames, audio[:len(faces.frames) * SAMPLES_PER_FRAME])
                 out["expert"] = {"lse_c": res.lse_c, "lse_d": res.lse_d, "offset": res.offset}
             except ValueError as err:  # no face in the result, or shorter than the expert's window

@@ -13,8 +13,9 @@ expert's own (``1 - cos`` for StableSyncNet), so compare numbers scored with
 the same expert, never with published syncnet_v2 figures.
 
 Faces are aligned exactly like the training crops: tracked with the dataset
-pipeline's tracker and warped to its template at the shard face size
-(:func:`data_prep.face_align.track_affines`). Frames without exactly
+pipeline's tracker and warped at the shard face size to the template the expert
+was trained on (:func:`data_prep.face_align.track_affines`; ``latentsync`` for
+LatentSync's converted StableSyncNet). Frames without exactly
 one face borrow the nearest tracked frame's transform and are counted.
 """
 
@@ -39,11 +40,12 @@ class AlignedFaces:
     missing: int  # frames whose face was not found (their neighbour's transform was used)
 
 
-def aligned_faces(frames: np.ndarray, size: int = ALIGNED_SIZE) -> AlignedFaces:
-    """(T, H, W, 3) RGB source frames at 25 fps -> aligned crops, as the dataset pipeline makes them."""
+def aligned_faces(frames: np.ndarray, size: int = ALIGNED_SIZE, template: str = "mesh") -> AlignedFaces:
+    """(T, H, W, 3) RGB source frames at 25 fps -> aligned crops, as the dataset pipeline makes them
+    (``template``: the expert's crop, ``data_prep.face_align``)."""
     from data_prep.face_align import align, track_affines
 
-    affines = track_affines(frames, size)  # (T, 2, 3), NaN without a face
+    affines = track_affines(frames, size, template=template)  # (T, 2, 3), NaN without a face
     found = np.flatnonzero(np.isfinite(affines).all(axis=(1, 2)))
     if not len(found):
         raise ValueError(f"no face found in any of {len(frames)} frames")
@@ -68,7 +70,7 @@ def score_expert_lse(run: EvalRun) -> None:
     rows = []
     for path in run.videos:
         try:
-            aligned = aligned_faces(read_frames(path))
+            aligned = aligned_faces(read_frames(path), template=scorer.face_template)
             audio = load_audio(path)
             res = expert_lse(scorer, aligned.frames, audio[:len(aligned.frames) * SAMPLES_PER_FRAME])
         except ValueError as exc:  # no face, no audio, or shorter than the expert's window

@@ -30,7 +30,7 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from data_prep.shard_index import read_split
+from data_prep.shard_index import face_template, read_index, read_split
 from data_prep.window_spec import WindowSpec
 from lipsync_train.data.windows import fixed_val_pairs, sample_train_pairs
 
@@ -134,6 +134,20 @@ class PairList(Dataset):
         return self.pairs[i]
 
 
+def data_face_template(datamodule: Any, model_template: str, init_from: str | None) -> str:
+    """The crop a run trains on: its shards' (``align.template``), with a loud warning when a model initialised from
+    ``init_from`` was trained on another crop (LatentSync's weights want ``lipsync-prep align.template=latentsync``)."""
+    try:
+        data_template = datamodule.face_template
+    except (AttributeError, FileNotFoundError):  # a datamodule without shards (tests, custom data)
+        return model_template
+    if init_from and data_template != model_template:
+        log.warning("model.init_from=%s was trained on %r face crops but data.shards holds %r crops; the model will "
+                    "have to relearn the framing (prep the shards with align.template=%s to keep it)", init_from,
+                    model_template, data_template, model_template)
+    return data_template
+
+
 class SyncPairDataModule(pl.LightningDataModule):
     """Train/val SyncNet pairs from a ``lipsync-prep`` shard directory (``shards``)."""
 
@@ -150,6 +164,11 @@ class SyncPairDataModule(pl.LightningDataModule):
             raise ValueError(f"data.p_other_clip={p_other_clip}: expected a probability in [0, 1]")
         self.train_set: SyncPairStream | None = None
         self.val_set: PairList | None = None
+
+    @property
+    def face_template(self) -> str:
+        """The crop of the shards' faces (index.json ``align.template``), recorded in the trained checkpoint."""
+        return face_template(read_index(self.hparams.shards))
 
     def setup(self, stage: str | None = None) -> None:
         h = self.hparams

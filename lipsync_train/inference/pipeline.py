@@ -51,6 +51,12 @@ class LipSyncPipeline:
         self.latent_mask = net.net_mask(self.pixel_mask, vae.downsample).to(device)  # (1, 1, h, w), the net's convention
         self.defaults = dict(defaults or {})  # inference settings the model was made for (num_steps, guidance_scale)
 
+    @property
+    def face_template(self) -> str:
+        """The face crop the model was trained on (``data_prep.face_align`` templates): LatentSync's converted
+        weights say ``latentsync``; checkpoints without the field were trained on this project's ``mesh``."""
+        return self.defaults.get("face_template", "mesh")
+
     @classmethod
     def from_checkpoint(cls, path: str | Path, use_ema: bool = True, sampler: str = "ddim",
                         device: str = "cpu") -> "LipSyncPipeline":

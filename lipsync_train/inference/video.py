@@ -108,17 +108,19 @@ def lipsync_video(pipeline: LipSyncPipeline, frames: np.ndarray, audio: np.ndarr
                   affines: np.ndarray | None = None, num_steps: int = 20, guidance_scale: float = 1.5,
                   chunk_frames: int = 16, loop: str = "pingpong", seed: int = 0, feather: int = 3,
                   reference: str = "shifted", still_fit: bool = True, still_motion: bool = True,
-                  progress: Any = None) -> LipSyncResult:
+                  progress: Any = None, face_template: str | None = None) -> LipSyncResult:
     """Source frames (n, H, W, 3) RGB at 25 fps + (N,) int16 16 kHz audio -> mp4 at ``out`` with the audio muxed.
 
     ``affines`` (n, 2, 3), NaN for frames without a face, skips face tracking (tests, precomputed tracks).
+    ``face_template``: the crop faces are tracked into (``data_prep.face_align``: ``mesh`` | ``latentsync``);
+    None = the checkpoint's (``latentsync`` for converted LatentSync weights, else ``mesh``).
     ``progress``: an object with ``update(n_frames)``, told as each chunk of faces is generated; without it the
     terminal bar moves per generated chunk (a full-size model on CPU takes minutes per chunk).
     """
     t0 = time.perf_counter()
     size = pipeline.image_size
     if affines is None:
-        affines = track_affines(frames, size)
+        affines = track_affines(frames, size, template=face_template or pipeline.face_template)
     if len(affines) != len(frames):
         raise ValueError(f"{len(affines)} affines for {len(frames)} source frames")
     has_face = np.isfinite(affines).all(axis=(1, 2))

@@ -38,6 +38,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
+from lipsync_train.data.datamodule import data_face_template
 from lipsync_train.losses.syncnet_pair import bce_pair_loss, contrastive_pair_loss, cosine_bce_pair_loss
 from lipsync_train.networks import embed_windows, embedding_distance, native_audio, native_video
 from lipsync_train.networks.sync_scorer import read_sync_net_checkpoint
@@ -94,10 +95,13 @@ class SyncNetLitModule(pl.LightningModule):
         with torch.no_grad():
             for k, v in other.items():  # a BCE expert's logit scale / bias, when this run has them too
                 mine_extra[k].copy_(v)
+        self.face_template = info.get("face_template", "mesh")  # the crop its faces came in; kept on save
         return info.get("window")
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
+        self.face_template = data_face_template(datamodule, getattr(self, "face_template", "mesh"),
+                                                self.hparams.init_from)
         spec = getattr(datamodule, "spec", None)
         if self.init_window is not None and spec is not None and asdict(spec) != dict(self.init_window):
             diff = {k: (self.init_window.get(k), v) for k, v in asdict(spec).items() if self.init_window.get(k) != v}
@@ -170,6 +174,7 @@ class SyncNetLitModule(pl.LightningModule):
             "distance_kind": net.distance_kind,
             "window": asdict(datamodule.spec) if hasattr(datamodule, "spec") else None,
             "state_prefix": "net._orig_mod." if net is not self.net else "net.",
+            "face_template": getattr(self, "face_template", "mesh"),  # data_prep.face_align: mesh | latentsync
         }
         if self.run_config is not None:
             checkpoint["config"] = self.run_config

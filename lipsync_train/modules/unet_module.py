@@ -47,6 +47,7 @@ from lipsync_train.networks.audio_encoder import AudioEncoder
 from lipsync_train.networks.noise_schedule import NoiseSchedule
 from lipsync_train.networks.unet_checkpoint import build_unet_parts, spec_pixel_mask, unet_spec
 from lipsync_train.networks.vae import FrozenVAE
+from lipsync_train.data.datamodule import data_face_template
 from lipsync_train.losses.diffusion import clip_noise, denoising_loss, masked_pixel_l1
 from lipsync_train.losses.lpips import LPIPS
 from lipsync_train.losses.sync_loss import SyncNetLoss
@@ -243,6 +244,13 @@ class LipSyncDiffusionModule(pl.LightningModule):
         for name, value in losses.items():
             self.log(f"val/{name}", value, on_step=False, on_epoch=True, prog_bar=name == "loss",
                      batch_size=len(batch["key"]))
+
+    def setup(self, stage: str) -> None:
+        """Record the crop of the shards' faces as the model's (LatentSync's weights on other crops: a warning)."""
+        defaults = dict(self.inference_defaults or {})
+        template = data_face_template(getattr(self.trainer, "datamodule", None),
+                                      defaults.get("face_template", "mesh"), self.hparams.init_from)
+        self.inference_defaults = {**defaults, "face_template": template}
 
     # --- checkpoints -----------------------------------------------------------------------------------------
     def export_spec(self) -> dict[str, Any]:

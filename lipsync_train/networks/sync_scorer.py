@@ -42,8 +42,9 @@ class SyncScorer:
     """A SyncNet in eval mode plus the window format it was trained on."""
 
     def __init__(self, net: nn.Module, window: WindowSpec, device: str = "cpu", batch_size: int = 64,
-                 extra_state: dict[str, Any] | None = None):
+                 extra_state: dict[str, Any] | None = None, face_template: str = "mesh"):
         self.net, self.window, self.device, self.batch_size = net.eval().to(device), window, device, batch_size
+        self.face_template = face_template  # the crop it was trained on (data_prep.face_align): mesh | latentsync
         self.extra_state = extra_state or {}  # checkpoint tensors outside the net (a BCE expert's logit scale / bias)
 
     @torch.no_grad()
@@ -123,19 +124,21 @@ def load_sync_scorer(ckpt_path: str | Path, device: str = "cpu") -> SyncScorer:
         raise FileNotFoundError(f"sync scorer checkpoint {str(path)!r} does not exist")
     ckpt = _load(path)
     extra: dict[str, Any] = {}
+    face_template = "mesh"
     if "sync_net" in ckpt:
         info, state, extra = _split_sync_net(ckpt)
         net = get_object(info["target"])(**info["kwargs"])
         if info.get("window") is None:
             raise KeyError(f"{path}: field 'sync_net.window' is empty; the checkpoint was saved without a datamodule")
         window = WindowSpec(**info["window"])
+        face_template = info.get("face_template", "mesh")
     elif any(k.startswith("netcnnaud.") for k in ckpt):
         net, state, window = SyncNetV2(), ckpt, V2_WINDOW
     else:
         raise KeyError(f"{path}: neither a lipsync-train checkpoint (no 'sync_net' field) nor a syncnet_v2 "
                        f"state dict (no 'netcnnaud.*' keys)")
     net.load_state_dict(state)
-    return SyncScorer(net, window, device, extra_state=extra)
+    return SyncScorer(net, window, device, extra_state=extra, face_template=face_template)
 
 
 def export_syncnet_v2(ckpt_path: str | Path, out_path: str | Path) -> Path:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -112,3 +115,47 @@ def test_align_then_paste_back_reproduces_the_face(aligned_clip):
     chin = transform_points(np.array([[[64.0, 110.0], [64.0, 20.0]]]), cv2.invertAffineTransform(affines[t])[None])
     (cx, cy), (fx, fy) = np.round(chin[0]).astype(int)
     assert half[cy, cx].sum() > 0 and half[fy, fx].sum() == 0
+
+
+LATENTSYNC_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "latentsync" / "crop_transforms.json"
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_latentsync_crop_is_latentsync_transform_then_its_resize(case):
+    """Against LatentSync's own AlignRestore.transformation_from_points (fixture written by its code)."""
+    from data_prep.face_align import LATENTSYNC_POINTS
+
+    fixture = json.loads(LATENTSYNC_FIXTURE.read_text())["cases"][case]
+    size, (crop_w, crop_h) = fixture["resolution"], fixture["face_size"]
+    landmarks = np.zeros((1, 478, 2))
+    for group, point in zip(LATENTSYNC_POINTS, fixture["points"]):
+        landmarks[0, list(group)] = point  # every point of a group at LatentSync's landmark: the mean is it
+    ours = estimate_affines(landmarks, size=size, smooth_window=1, template="latentsync")[0].astype(np.float64)
+    theirs = np.array(fixture["matrix"])  # source -> the crop_w x crop_h crop
+    sx, sy = size / crop_w, size / crop_h  # then cv2.resize to size x size (pixel centres)
+    expected = np.array([[sx * theirs[0, 0], sx * theirs[0, 1], sx * theirs[0, 2] + 0.5 * sx - 0.5],
+                         [sy * theirs[1, 0], sy * theirs[1, 1], sy * theirs[1, 2] + 0.5 * sy - 0.5]])
+    np.testing.assert_allclose(ours[:, :2], expected[:, :2], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ours[:, 2], expected[:, 2], atol=1e-3 * size)
+
+
+def test_latentsync_points_on_a_real_face_sit_where_its_template_puts_them():
+    """The mesh points chosen for LatentSync's insightface points: on the face photo, the crop puts the brows and
+    the nose within a few pixels of the template, and the mouth in the lower half its mask covers."""
+    import mediapipe as mp
+
+    from data_prep.face_align import LATENTSYNC_TEMPLATE, latentsync_points
+    from data_prep.synth.face_rig import face_photo
+
+    image = face_photo()
+    h, w = image.shape[:2]
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True) as mesh:
+        face = mesh.process(image).multi_face_landmarks[0]
+    landmarks = np.array([[[p.x * w, p.y * h] for p in face.landmark]])
+    affine = estimate_affines(landmarks, size=256, smooth_window=1, template="latentsync")
+    placed = transform_points(latentsync_points(landmarks), affine)[0]  # (3, 2) in the 256 px crop
+    r = 2.8
+    target = LATENTSYNC_TEMPLATE * r * np.array([256 / int(75 * r), 256 / int(100 * r)])
+    assert np.abs(placed - target).max() < 3.0, (placed, target)  # measured 1.1 px
+    mouth = transform_points(landmarks[:, [13, 14, 61, 291]], affine)[0]  # lips' centre and corners
+    assert (mouth[:, 1] > 128).all() and (mouth[:, 1] < 256).all(), mouth

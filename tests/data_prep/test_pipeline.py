@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import webdataset as wds
 
@@ -175,3 +176,23 @@ def test_a_transcript_marked_too_fast_is_kept_unaligned_with_its_marks(generated
         assert alignment["status"] == "skipped" and alignment["reason"] == "marked_text_too_fast", alignment
         assert alignment["transcript_marks"] == ["text_too_fast"]
         assert schema.TEXTGRID not in sample
+
+
+def test_latentsync_crop_is_chosen_by_align_template_and_recorded(generated, tmp_path):
+    from data_prep.face_align import LATENTSYNC_TEMPLATE, latentsync_points
+
+    row = next(json.loads(line) for line in generated.read_text(encoding="utf-8").splitlines()
+               if "expect_drop" not in json.loads(line))
+    manifest = tmp_path / "one.jsonl"
+    manifest.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    # the generated faces are small for 256 px: LatentSync's tighter crop enlarges them 1.02x
+    prep(manifest, tmp_path / "out", "workers=1", "phonemes.aligner=none", "align.template=latentsync",
+         "quality.max_upscale=1.5")
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    assert index["align"] == {"size": 256, "template": "latentsync"}
+    clip = schema.decode_sample(next(iter(read_all(tmp_path / "out").values())))
+    # the brows and the nose land where LatentSync's template puts them (its 210 x 280 crop resized to 256);
+    # the shard's landmarks are in aligned-crop pixels
+    points = latentsync_points(clip.landmarks.astype(np.float64)).mean(0)  # (3, 2), mean over frames
+    target = LATENTSYNC_TEMPLATE * 2.8 * np.array([256 / 210, 256 / 280])
+    assert np.abs(points - target).max() < 8, (points, target)

@@ -78,7 +78,8 @@ def test_converted_unet_reproduces_latentsync_through_the_pipeline(converted, un
     ref = case["output"].permute(0, 2, 1, 3, 4).flatten(0, 1)
     assert out.shape == ref.shape
     assert_close(out, ref, "converted UNet vs LatentSync")
-    assert pipe.defaults == {"num_steps": 20, "guidance_scale": 1.5, "chunk_frames": 16}
+    assert pipe.defaults == {"num_steps": 20, "guidance_scale": 1.5, "chunk_frames": 16, "face_template": "latentsync"}
+    assert pipe.face_template == "latentsync"
     assert pipe.latent_mask.shape[-1] == 256 // pipe.vae.downsample
 
 
@@ -95,6 +96,7 @@ def test_converted_audio_path_reproduces_latentsync_features(converted):
 
 def test_converted_syncnet_loads_as_a_scorer_with_latentsync_outputs(converted):
     scorer = load_sync_scorer(converted / "syncnet.ckpt")
+    assert scorer.face_template == "latentsync"  # lipsync-eval's expert_lse tracks faces into LatentSync's crop
     ref = torch.load(FIXTURES / "syncnet_outputs.pt", weights_only=True)
     frames = torch.from_numpy(make_frames(2, 16, 256, seed=3)).float() / 127.5 - 1.0
     stacked = scorer.net.stack_lower_half(frames)  # (2, 48, 128, 256): LatentSync's layout
@@ -153,3 +155,21 @@ def test_lipsync_infer_runs_on_a_converted_checkpoint(converted, tmp_path):
     n_samples = len(load_audio(video))  # 2 s of sine plus the AAC encoder's padding
     assert int(streams["video"]["nb_frames"]) == -(-n_samples // 640) and streams["audio"]["sample_rate"] == "16000"
     assert abs(float(streams["audio"]["duration"]) - n_samples / 16000) < 0.05
+
+
+def test_lipsync_video_tracks_faces_into_latentsync_crop_for_converted_weights(converted, tmp_path, monkeypatch):
+    import lipsync_train.inference.video as video
+
+    asked = []
+
+    def no_face(frames, size, template="mesh"):  # records the crop asked for; no face found, frames pass through
+        asked.append((size, template))
+        return np.full((len(frames), 2, 3), np.nan, np.float32)
+
+    monkeypatch.setattr(video, "track_affines", no_face)
+    pipe = LipSyncPipeline.from_checkpoint(converted / "unet.ckpt")
+    frames = np.zeros((3, 64, 64, 3), np.uint8)
+    audio = np.zeros(3 * 640, np.int16)
+    video.lipsync_video(pipe, frames, audio, tmp_path / "a.mp4", num_steps=1)
+    video.lipsync_video(pipe, frames, audio, tmp_path / "b.mp4", num_steps=1, face_template="mesh")
+    assert asked == [(256, "latentsync"), (256, "mesh")]

@@ -5,6 +5,7 @@ resumed from last.ckpt ends bit-identical to an uninterrupted one, and the resul
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -28,18 +29,20 @@ def train_losses(out: Path) -> list[float]:
 
 @pytest.mark.slow  # three short fits (60 steps of a 0.5 M-parameter net): ~1-2 min on 2 shared cores
 @pytest.mark.timeout(600)
-def test_recipe_fine_tunes_resumes_exactly_and_loads_back(tmp_path: Path):
+def test_recipe_fine_tunes_resumes_exactly_and_loads_back(tmp_path: Path, caplog):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the fits run in this process; one thread is faster on 2 shared cores
     try:
-        fine_tune_resume_and_load(tmp_path)
+        fine_tune_resume_and_load(tmp_path, caplog)
     finally:
         torch.set_num_threads(threads)
 
 
-def fine_tune_resume_and_load(tmp_path: Path) -> None:
+def fine_tune_resume_and_load(tmp_path: Path, caplog) -> None:
     shards = write_fake_shards(tmp_path / "shards", shards={"train": 2, "val": 1}, clips_per_shard=3, n_frames=60,
                                size=64, seed=2)
+    index = json.loads((shards / "index.json").read_text())  # shards aligned to LatentSync's crop
+    (shards / "index.json").write_text(json.dumps(dict(index, align={"size": 64, "template": "latentsync"})))
     init = write_syncnet_ckpt(tmp_path / "syncnet.ckpt", tiny_net(miscalibrated=True), 64)  # cosines ~1
     base = [*tiny_recipe_overrides(init), "data.batch_size=8", f"data.batches_per_epoch={EPOCH}",
             "data.val_max_pairs=8", "data.max_offset=3", f"callbacks.last_checkpoint.every_n_train_steps={EPOCH}"]
@@ -67,3 +70,7 @@ def fine_tune_resume_and_load(tmp_path: Path) -> None:
     offset, confidence = scorer.av_offset(clip.frames, clip.audio, max_offset=3)
     assert -3 <= offset <= 3 and confidence >= 0
     assert SyncNetLoss(resumed["last_checkpoint"]).cosine_probability  # usable as the UNet's sync expert
+    # the crop of the faces it was trained on is the shards' (index.json align.template), and the mismatch with the
+    # init checkpoint's (mesh, the default of a checkpoint without the field) was said
+    assert a["sync_net"]["face_template"] == "latentsync" and scorer.face_template == "latentsync"
+    assert "trained on 'mesh' face crops but data.shards holds 'latentsync'" in caplog.text

@@ -3,6 +3,8 @@ warm-up, the noise / SyncNet / pixel losses, EMA and module selection, and its c
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -77,7 +79,10 @@ def run(shard_dir: Path, out: Path, overrides: list[str]) -> dict:
 
 def test_tiny_fit_trains_and_its_checkpoint_drives_inference(shard_dir: Path, tmp_path: Path):
     expert = write_expert(tmp_path / "expert.ckpt")
-    summary = run(shard_dir, tmp_path / "run", [f"model.syncnet_ckpt={expert}", "model.syncnet_weight=0.1",
+    shards = Path(shutil.copytree(shard_dir, tmp_path / "shards"))  # faces in LatentSync's crop, as index.json says
+    index = json.loads((shards / "index.json").read_text())
+    (shards / "index.json").write_text(json.dumps(dict(index, align={"size": 32, "template": "latentsync"})))
+    summary = run(shards, tmp_path / "run", [f"model.syncnet_ckpt={expert}", "model.syncnet_weight=0.1",
                                                "model.pixel_l1_weight=0.5", "model.noise_schedule.prediction_type=v_prediction"])
     metrics = summary["metrics"]
     assert summary["global_step"] == 5
@@ -94,6 +99,7 @@ def test_tiny_fit_trains_and_its_checkpoint_drives_inference(shard_dir: Path, tm
     faces = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
     tokens = pipe.audio_encoder.clip_features(np.zeros(640 * 3, np.int16))
     assert pipe.generate(faces, faces, tokens, num_steps=2).shape == (3, 3, 32, 32)
+    assert pipe.face_template == "latentsync"  # lipsync-infer tracks faces into the crop the model trained on
 
 
 @pytest.mark.slow
