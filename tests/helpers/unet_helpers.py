@@ -77,6 +77,6 @@ def write_latentsync_checkpoint(path, image_size: int = 64, full_size: bool = Fa
     state = {f"{prefix}.{k}": v for prefix, module in (("net", net), ("vae", vae), ("audio_encoder", encoder))
              for k, v in module.state_dict().items()}
     spec = unet_spec(net, vae, encoder, NoiseSchedule(steps_offset=1), image_size, MouthRegion(),
-                     defaults={"num_steps": 20, "guidance_scale": 1.5, "chunk_frames": 16})
+                     defaults={"num_steps": 20, "guidance_scale": 1.5, "chunk_frames": 16, "face_template": "latentsync"})
     torch.save({"state_dict": state, "lipsync_unet": spec}, path)
     return str(path)
