@@ -16,7 +16,7 @@ import logging
 import re
 import unicodedata
 
-from data_prep.arabic.g2p import SpokenText, TimedPhone, _set_ends, _silence_starts, _word_index_of
+from data_prep.arabic.g2p import SpokenText, TimedPhone, _word_index_of, timed_text
 from data_prep.espeak import synthesize
 from data_prep.phone_inventory import ipa_phone
 
@@ -44,10 +44,4 @@ def speak_phones_lang(text: str, voice: str = "en", rate: int = 160, pitch: int 
         phones.append(TimedPhone(ev.start, ev.start, phone, word_of.get(ev.text_position, -1)))
     if unknown:
         log.warning("espeak-ng %s phones %s are in no phone set; skipped", voice, sorted(unknown))
-    _set_ends(phones, _silence_starts(speech), speech.duration)
-    words: dict[int, list[float]] = {}
-    for p in phones:
-        if p.word_index >= 0:
-            span = words.setdefault(p.word_index, [p.start, p.end])
-            span[1] = p.end
-    return SpokenText(speech, phones, [(s, e, w) for w, (s, e) in sorted(words.items())])
+    return timed_text(speech, phones)

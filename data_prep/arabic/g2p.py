@@ -139,7 +139,11 @@ def speak_phones(text: str, voice: str = "ar", rate: int = 160, pitch: int = 50,
         if long_flags[k] and is_vowel(phone):
             phone += LONG
         raw.append(TimedPhone(ev.start, ev.start, phone, word_of.get(ev.text_position, -1)))
-    phones = _merge(raw)
+    return timed_text(speech, _merge(raw))
+
+
+def timed_text(speech, phones: list[TimedPhone]) -> SpokenText:
+    """Phones with start times (in speaking order) -> ends set at the next phone or silence, and word spans."""
     _set_ends(phones, _silence_starts(speech), speech.duration)
     words: dict[int, list[float]] = {}
     for p in phones:
