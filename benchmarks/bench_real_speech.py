@@ -10,15 +10,23 @@
     # uses, through a telephone band, a room and noise -- NOT real speech; say so wherever it is quoted
     .venv/bin/python benchmarks/bench_real_speech.py --standin [--quick]
 
+    # the nine reference prompts of the Habibi TTS project (six people speaking Najdi, Hijazi, Gulf,
+    # Emirati, Algerian and Iraqi Arabic from its benchmark, and three ElevenLabs library voices in
+    # MSA, Egyptian and Moroccan Arabic), read from a checkout of github.com/SWivid/Habibi-TTS (MIT)
+    .venv/bin/python benchmarks/bench_real_speech.py --habibi PATH/TO/Habibi-TTS
+
 For each aligner and each recording, the recording is aligned with its own
-transcript (right) and with the next recording's transcript (wrong, the same
-language). Reported: the share of right transcripts the default gate
-(``phonemes.min_confidence``) accepts, the share of wrong ones it accepts, the
-confidences (and the built-in aligner's null-model margins) of both, and the
-median / 90th-percentile word-start error where a reference TextGrid exists.
-A gate is suggested as the midpoint between the 5th percentile of right and
-the 95th of wrong confidences. Public sources of real Arabic speech are listed
-in the README (section "Alignment on real speech"); keep them out of the repo.
+transcript (right) and with every other recording's transcript of the same
+language (wrong; ``--wrong next`` takes only the next one). Reported: the share
+of right transcripts the default gate (``phonemes.min_confidence``) accepts,
+the share of wrong ones it accepts, the confidences (and the built-in aligner's
+null-model margins) of both, how often a recording's own transcript scores
+above every wrong one, the same per group and for the recordings marked
+``"human": false`` left out, and the median / 90th-percentile word-start error
+where a reference TextGrid exists. A gate is suggested as the midpoint between
+the 5th percentile of right and the 95th of wrong confidences. Public sources
+of real Arabic speech are listed in the README (section "Alignment on real
+speech"); keep them out of the repo.
 """
 
 from __future__ import annotations
@@ -88,15 +96,16 @@ def make_standin(folder: Path, n_sentences: int, voices) -> Path:
 
 
 def word_start_errors(ref: Alignment, got: Alignment) -> list[float]:
-    """|start error| in ms of each reference word, matched to the aligned words in order by label."""
-    out, k = [], 0
-    for w in ref.words:
-        while k < len(got.words) and got.words[k].label != w.label:
-            k += 1
-        if k < len(got.words):
-            out.append(abs(got.words[k].start - w.start) * 1000)
-            k += 1
-    return out
+    """|start error| in ms of each reference word matched (difflib, diacritics and spelling normalised) to an aligned one."""
+    import difflib
+
+    from data_prep.arabic.normalize import normalize_text, strip_diacritics
+
+    def bare(words):
+        return [strip_diacritics(normalize_text(w.label)) for w in words]
+
+    blocks = difflib.SequenceMatcher(a=bare(ref.words), b=bare(got.words), autojunk=False).get_matching_blocks()
+    return [abs(got.words[b.b + i].start - ref.words[b.a + i].start) * 1000 for b in blocks for i in range(b.size)]
 
 
 def _try(aligner, audio, text, lang):
@@ -106,48 +115,105 @@ def _try(aligner, audio, text, lang):
         return None, failed.reason
 
 
-def evaluate(manifest: Path, aligner_kinds: list[str], gate: float, ctc_model: str | None) -> dict:
+def _load_16k(path: Path) -> np.ndarray:
+    audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    return scipy.signal.resample_poly(audio.mean(1), 16000, rate) if rate != 16000 else audio.mean(1)
+
+
+def _summary(right: np.ndarray, wrong: list[np.ndarray], gate: float) -> dict:
+    """Acceptance at ``gate`` for right transcripts (one per recording) and wrong ones (a list per recording)."""
+    flat = np.concatenate(wrong) if wrong else np.zeros(0)
+    own_best = [r > w.max() for r, w in zip(right, wrong) if len(w)]
+    return {"recordings": len(right), "wrong_pairs": len(flat),
+            "right_accepted": float(np.mean(right >= gate)), "wrong_accepted": float(np.mean(flat >= gate)),
+            "own_above_every_wrong": float(np.mean(own_best)) if own_best else None,
+            "conf_right_p5_median": [float(np.percentile(right, 5)), float(np.median(right))],
+            "conf_wrong_median_p95": [float(np.median(flat)), float(np.percentile(flat, 95))],
+            "suggested_gate": float((np.percentile(right, 5) + np.percentile(flat, 95)) / 2)}
+
+
+def evaluate(manifest: Path, aligner_kinds: list[str], gate: float, ctc_model: str | None,
+             wrong: str = "all") -> dict:
     rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    langs = [row.get("lang", "ar") for row in rows]
+    others = []  # per recording: indices of the transcripts it is aligned with as wrong ones
+    for k in range(len(rows)):
+        ring = [j for j in list(range(k + 1, len(rows))) + list(range(k)) if langs[j] == langs[k]]
+        others.append(ring if wrong == "all" else ring[:1])
     report = {}
     for kind in aligner_kinds:
         options = {"ctc_model": ctc_model} if kind == "ctc" and ctc_model else {}
         aligner = make_aligner(kind, min_confidence=0.0, **options)
-        right, wrong, margins_r, margins_w, errs, failed = [], [], [], [], [], []
+        right, wrongs, margins_r, margins_w, errs, failed = [], [], [], [], [], []
         for k, row in enumerate(tqdm(rows, desc=kind)):
-            audio, rate = sf.read(manifest.parent / row["audio"], dtype="float32", always_2d=True)
-            audio = scipy.signal.resample_poly(audio.mean(1), 16000, rate) if rate != 16000 else audio.mean(1)
-            other = next(r for r in rows[k + 1:] + rows[:k] if r.get("lang", "ar") == row.get("lang", "ar"))
-            for text, confs, margins in ((row["text"], right, margins_r), (other["text"], wrong, margins_w)):
-                ali, reason = _try(aligner, audio, text, row.get("lang", "ar"))
-                confs.append(ali.confidence if ali else 0.0)
-                margins.append(ali.meta.get("margin", np.nan) if ali else np.nan)
-                if ali is None and text is row["text"]:
-                    failed.append(reason)
-                if ali is not None and text is row["text"] and row.get("textgrid"):
-                    ref = _words_only(manifest.parent / row["textgrid"])
-                    errs += word_start_errors(ref, ali)
-        right, wrong = np.asarray(right), np.asarray(wrong)
-        report[kind] = {
-            "recordings": len(rows), "gate": gate,
-            "right_accepted": float(np.mean(right >= gate)), "wrong_accepted": float(np.mean(wrong >= gate)),
-            "conf_right_p5_median": [float(np.percentile(right, 5)), float(np.median(right))],
-            "conf_wrong_median_p95": [float(np.median(wrong)), float(np.percentile(wrong, 95))],
-            "suggested_gate": float((np.percentile(right, 5) + np.percentile(wrong, 95)) / 2),
+            audio = _load_16k(manifest.parent / row["audio"])
+            ali, reason = _try(aligner, audio, row["text"], langs[k])
+            right.append(ali.confidence if ali else 0.0)
+            margins_r.append(ali.meta.get("margin", np.nan) if ali else np.nan)
+            if ali is None:
+                failed.append(f"{row['audio']}: {reason}")
+            elif row.get("textgrid"):
+                errs += word_start_errors(_words_only(manifest.parent / row["textgrid"]), ali)
+            row_wrong = []
+            for j in others[k]:
+                bad, _ = _try(aligner, audio, rows[j]["text"], langs[k])
+                row_wrong.append(bad.confidence if bad else 0.0)
+                margins_w.append(bad.meta.get("margin", np.nan) if bad else np.nan)
+            wrongs.append(np.asarray(row_wrong))
+        right = np.asarray(right)
+        result = _summary(right, wrongs, gate)
+        result.update({
+            "gate": gate,
             "margin_right_min_median": [float(np.nanmin(margins_r)), float(np.nanmedian(margins_r))]
             if not np.all(np.isnan(margins_r)) else None,
             "margin_wrong_median_max": [float(np.nanmedian(margins_w)), float(np.nanmax(margins_w))]
-            if not np.all(np.isnan(margins_w)) else None,
+            if margins_w and not np.all(np.isnan(margins_w)) else None,
             "word_start_error_ms_median_p90": [float(np.median(errs)), float(np.percentile(errs, 90))] if errs else None,
             "failed_right": failed,
-        }
-        groups = sorted({r.get("group", "") for r in rows} - {""})
-        for g in groups:
+            "per_recording": {row["audio"]: {"right": round(float(r), 3), "wrong": [round(float(x), 3) for x in w]}
+                              for row, r, w in zip(rows, right, wrongs)},
+        })
+        human = [i for i, row in enumerate(rows) if row.get("human", True)]
+        if len(human) < len(rows):
+            # wrong transcripts stay those of every recording; only the audio is restricted to people
+            result["human only"] = _summary(right[human], [wrongs[i] for i in human], gate)
+        for g in sorted({r.get("group", "") for r in rows} - {""}):
             idx = [i for i, r in enumerate(rows) if r.get("group") == g]
-            report[kind][f"group {g}"] = {"right_accepted": float(np.mean(right[idx] >= gate)),
-                                          "wrong_accepted": float(np.mean(wrong[idx] >= gate)),
-                                          "conf_right_min": float(right[idx].min()),
-                                          "conf_wrong_max": float(wrong[idx].max())}
+            result[f"group {g}"] = _summary(right[idx], [wrongs[i] for i in idx], gate)
+        report[kind] = result
     return report
+
+
+HABIBI_GROUPS = {"Najdi": "najdi", "Hijazi": "hijazi", "Gulf": "gulf", "UAE": "emirati", "ALG": "algerian",
+                 "IRQ": "iraqi", "MSA": "msa", "EGY": "egyptian", "MAR": "moroccan"}
+
+
+def habibi_manifest(checkout: Path, folder: Path) -> Path:
+    """The Habibi TTS reference prompts as a manifest: audio converted to 16 kHz wav, texts from its README.
+
+    The ``.wav`` prompts come from the Habibi benchmark (people speaking); the ``.mp3`` ones are
+    ElevenLabs library voices, marked ``"human": false`` (the assets' README says so).
+    """
+    import re
+    import subprocess
+
+    assets = checkout / "src" / "habibi_tts" / "assets"
+    readme = assets / "README.md"
+    if not readme.is_file():
+        raise SystemExit(f"--habibi {checkout}: no {readme.relative_to(checkout)}; expected a checkout of "
+                         "github.com/SWivid/Habibi-TTS")
+    lines = []
+    for name, ext, text in re.findall(r'# (\w+)\.(wav|mp3) \([^)]*\)\n"([^"]+)"', readme.read_text()):
+        source = assets / f"{name}.{ext}"
+        subprocess.run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", str(source), "-ac", "1",
+                        "-ar", "16000", str(folder / f"{name}.wav")], check=True)
+        lines.append({"audio": f"{name}.wav", "text": text, "lang": "ar", "group": HABIBI_GROUPS.get(name, name),
+                      "human": ext == "wav"})
+    if not lines:
+        raise SystemExit(f"{readme}: found no '# NAME.wav (id)' entries followed by a quoted transcript")
+    manifest = folder / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))
+    return manifest
 
 
 def _words_only(path: Path) -> Alignment:
@@ -166,18 +232,26 @@ def _words_only(path: Path) -> Alignment:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="manifest.jsonl of real recordings (see the docstring)")
+    parser.add_argument("--habibi", type=Path, help="a checkout of github.com/SWivid/Habibi-TTS: its 9 prompts")
     parser.add_argument("--standin", action="store_true", help="build and use the espeak-ng stand-in set")
     parser.add_argument("--quick", action="store_true", help="stand-in: 4 sentences x 5 voices")
     parser.add_argument("--aligners", nargs="+", default=["builtin"], help="builtin, ctc, mfa")
     parser.add_argument("--ctc-model", default=None, help="hub id or local folder of a wav2vec2-style CTC model")
     parser.add_argument("--gate", type=float, default=PhonemesConfig.min_confidence)
+    parser.add_argument("--wrong", choices=["all", "next"], default="all",
+                        help="wrong transcripts: every other recording's (default) or the next one's")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    if not args.data and not args.standin:
-        parser.error("give --data MANIFEST or --standin")
+    if not (args.data or args.standin or args.habibi):
+        parser.error("give --data MANIFEST, --habibi CHECKOUT or --standin")
     with tempfile.TemporaryDirectory() as tmp:
-        manifest = args.data or make_standin(Path(tmp), 4 if args.quick else 12, STANDIN_VOICES)
-        report = evaluate(manifest, args.aligners, args.gate, args.ctc_model)
+        if args.data:
+            manifest = args.data
+        elif args.habibi:
+            manifest = habibi_manifest(args.habibi, Path(tmp))
+        else:
+            manifest = make_standin(Path(tmp), 4 if args.quick else 12, STANDIN_VOICES)
+        report = evaluate(manifest, args.aligners, args.gate, args.ctc_model, args.wrong)
     print(json.dumps(report, indent=1, ensure_ascii=False))
 
 

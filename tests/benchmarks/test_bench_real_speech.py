@@ -1,0 +1,68 @@
+"""The real-speech benchmark's plumbing: the Habibi prompts' manifest, the all-pairs summary, word-start errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data_prep.phonemes import Alignment, Interval
+
+BENCH = Path(__file__).parents[2] / "benchmarks" / "bench_real_speech.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_real_speech", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tone(path: Path, seconds: float) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                    f"sine=frequency=220:sample_rate=44100:duration={seconds}", str(path)], check=True)
+
+
+def test_habibi_manifest_reads_the_assets_readme(bench, tmp_path):
+    assets = tmp_path / "Habibi-TTS" / "src" / "habibi_tts" / "assets"
+    assets.mkdir(parents=True)
+    (assets / "README.md").write_text(
+        '### SAU\n```bash\n# Najdi.wav (6k_SBA_22_2-seg_410_975-416_518)\n"تكفى طمني انا اليوم."\n```\n'
+        '### EGY\n```bash\n# EGY.mp3 (IES4nrmZdUBHByLBde0P)\n"ايه الكلام."\n```\n', encoding="utf-8")
+    _tone(assets / "Najdi.wav", 0.5)
+    _tone(assets / "EGY.mp3", 0.4)
+    out = tmp_path / "manifest"
+    out.mkdir()
+    rows = [json.loads(line) for line in bench.habibi_manifest(tmp_path / "Habibi-TTS", out).read_text().splitlines()]
+    assert [(r["audio"], r["text"], r["group"], r["human"]) for r in rows] == [
+        ("Najdi.wav", "تكفى طمني انا اليوم.", "najdi", True), ("EGY.wav", "ايه الكلام.", "egyptian", False)]
+    import soundfile as sf
+
+    info = sf.info(out / "EGY.wav")
+    assert info.samplerate == 16000 and info.channels == 1 and abs(info.duration - 0.4) < 0.06
+
+
+def test_habibi_manifest_names_a_wrong_checkout(bench, tmp_path):
+    with pytest.raises(SystemExit, match="SWivid/Habibi-TTS"):
+        bench.habibi_manifest(tmp_path, tmp_path)
+
+
+def test_summary_counts_every_wrong_pair(bench):
+    right = np.array([0.9, 0.2, 0.5])
+    wrong = [np.array([0.1, 0.6]), np.array([0.0, 0.1]), np.array([0.4, 0.0])]
+    got = bench._summary(right, wrong, gate=0.35)
+    assert got["wrong_pairs"] == 6
+    assert got["right_accepted"] == pytest.approx(2 / 3) and got["wrong_accepted"] == pytest.approx(2 / 6)
+    assert got["own_above_every_wrong"] == pytest.approx(1.0)  # 0.9 > 0.6, 0.2 > 0.1, 0.5 > 0.4
+
+
+def test_word_start_errors_match_words_across_diacritics_and_misses(bench):
+    ref = Alignment([Interval(0.10, 0.5, "أَتاحَت"), Interval(0.83, 1.2, "لِلبائِعِ"), Interval(1.67, 2.0, "أَن")],
+                    [], 1.0, "reference")
+    got = Alignment([Interval(0.12, 0.5, "أتاحت"), Interval(1.70, 2.0, "أن")], [], 1.0, "builtin-dtw")
+    assert bench.word_start_errors(ref, got) == pytest.approx([20.0, 30.0])
