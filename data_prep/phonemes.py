@@ -154,7 +154,7 @@ class BuiltinAligner:
         pad_s = 0.3
         tmpl = dtw.mfcc_features(dtw.pad_template(tmpl16, pad_s))  # (M, F)
         path, cost = dtw.multiscale_dtw(real, tmpl, radius=self.radius)
-        margin, null_costs = dtw.null_margin(real, cost, tmpl16, pad_s, radius=self.radius)
+        margin, coarse_cost, null_costs = dtw.null_margin(real16, tmpl16, pad_s, radius=self.radius)
         confidence = dtw.margin_confidence(margin)
         if confidence < self.min_confidence:
             raise AlignmentFailed("low_confidence", f"confidence {confidence:.2f} < {self.min_confidence} "
@@ -173,6 +173,7 @@ class BuiltinAligner:
         return Alignment(words, phones, confidence, self.name,
                          {"diacritised": marked, "template_rate": rate, "diacritizer": self.diacritizer,
                           "margin": round(margin, 4), "path_cost": round(cost, 4),
+                          "coarse_cost": round(coarse_cost, 4),
                           "null_costs": [round(c, 4) for c in null_costs], "unaligned_words": unaligned,
                           "lang": lang, "phone_set": phone_set_name(lang)})
 

@@ -79,11 +79,12 @@ class QualityConfig:
 @dataclass
 class PhonemesConfig:
     aligner: str = "auto"  # auto (mfa if set up, else ctc if its weights are here, else builtin) | ctc | builtin | none
-    # builtin-dtw: a null-model margin (data_prep/arabic/dtw_aligner.py); 0.35 is the midpoint between the 5th
-    # percentile of right (0.37) and the 95th of wrong transcripts (0.30) on benchmarks/bench_real_speech.py's
-    # stand-in set (espeak-ng voices through a room and a telephone band; no real speech was measured, README)
+    # builtin-dtw: a null-model margin on coarse features (data_prep/arabic/dtw_aligner.py). On 34 real recordings
+    # (benchmarks/bench_real_speech.py, README) 0.35 accepts 53% of right transcripts and 6.8% of wrong ones
     min_confidence: float = 0.35
-    drop_failed: bool = True  # drop sources whose alignment failed (else keep them, marked)
+    # keep a source whose transcript could not be aligned: its clips carry no phonemes and say why
+    # (meta "alignment": {"status": "failed", "reason": ...}); true drops it as alignment_failed
+    drop_failed: bool = False
     diacritizer: str = "text2tashkeel"  # text2tashkeel | mishkal | none (transcript already diacritised)
     mfa_acoustic_model: Optional[str] = None
     mfa_dictionary: Optional[str] = None

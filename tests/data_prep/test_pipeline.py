@@ -178,6 +178,28 @@ def test_a_transcript_marked_too_fast_is_kept_unaligned_with_its_marks(generated
         assert schema.TEXTGRID not in sample
 
 
+def test_a_source_whose_alignment_fails_keeps_its_clips_unless_drop_failed(generated, tmp_path):
+    rows = [json.loads(line) for line in generated.read_text(encoding="utf-8").splitlines()]
+    row = next(r for r in rows if "expect_drop" not in r and r.get("text"))
+    manifest = tmp_path / "one.jsonl"
+    manifest.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    gate = "phonemes.min_confidence=1.01"  # above any confidence: every alignment fails
+    prep(manifest, tmp_path / "kept", "workers=1", "phonemes.aligner=builtin", gate)
+    samples = read_all(tmp_path / "kept")
+    assert samples, "the default (drop_failed=false) lost the source's clips"
+    for sample in samples.values():
+        alignment = json.loads(sample["meta.json"])["alignment"]
+        assert alignment["status"] == "failed" and alignment["reason"] == "low_confidence", alignment
+        assert alignment["aligner"] == "builtin-dtw"
+        assert not {schema.TEXTGRID, "phone_ids.npy", "viseme_ids.npy"} & set(sample), sorted(sample)
+    assert not (tmp_path / "kept" / "dropped.jsonl").read_text().strip()
+
+    prep(manifest, tmp_path / "dropped", "workers=1", "phonemes.aligner=builtin", gate, "phonemes.drop_failed=true")
+    assert not read_all(tmp_path / "dropped")
+    dropped = [json.loads(line) for line in (tmp_path / "dropped" / "dropped.jsonl").read_text().splitlines()]
+    assert [(d["id"], d["stage"], d["reason"]) for d in dropped] == [(row["id"], "phonemes", "alignment_failed")]
+
+
 def test_latentsync_crop_is_chosen_by_align_template_and_recorded(generated, tmp_path):
     from data_prep.face_align import LATENTSYNC_TEMPLATE, latentsync_points
 
