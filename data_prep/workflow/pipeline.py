@@ -202,6 +202,7 @@ def merge_parts(cfg: dict) -> dict:
                          "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
                          "source_frames": sum(p["frames"] for p in parts),
                          "quality": quality_summary(clips, cfg.get("quality")), "clips": clips,
+                         "phonemes": dict(sorted(Counter(q.get("phonemes", "unknown") for q in clips.values()).items())),
                          "sync": merged_sync_record(parts),
                          "align": {"size": cfg["align"]["size"], "template": cfg["align"].get("template", "mesh")}})
     write_index(index, paths.out)
@@ -240,6 +241,11 @@ def summary_table(index: dict) -> str:
     sync = index.get("sync", {})
     if not sync.get("checked", True):
         lines.append(f"WARNING: {sync_not_checked(sync.get('reason', 'no expert'))}")
+    phonemes = index.get("phonemes") or {}
+    if phonemes:
+        without = {k: n for k, n in phonemes.items() if k != "ok"}
+        lines.append(f"phonemes: {phonemes.get('ok', 0)} of {sum(phonemes.values())} clips aligned"
+                     + (" (without: " + ", ".join(f"{k} {n}" for k, n in without.items()) + ")" if without else ""))
     if index["drops"]["total"]:
         lines.append("dropped (stage / reason: count):")
         for stage, reasons in sorted(index["drops"]["by_stage"].items()):

@@ -49,6 +49,14 @@ class SourceResult:
                 "seconds": round(sum(s["_seconds"] for s in self.samples), 3), "quality": self.quality}
 
 
+def _phonemes_record(align_status: dict) -> dict:
+    """The clip's phoneme status for index.json: ``phonemes`` and, when aligned, ``alignment_confidence``."""
+    status = align_status["status"]
+    if status == "ok":
+        return {"phonemes": "ok", "alignment_confidence": align_status["confidence"]}
+    return {"phonemes": f"{status}:{align_status.get('reason', '')}"}
+
+
 @contextmanager
 def _timed(result: SourceResult, stage: str):
     start = time.perf_counter()
@@ -232,8 +240,10 @@ def _run_stages(entry, cfg, split, work_dir, scratch, result, sync_filter) -> No
             sample = schema.encode_sample(clip, jpeg_quality=align_cfg["jpeg_quality"])
             sample["_seconds"] = n / schema.FPS
             result.samples.append(sample)
-            # index.json's per-clip record: the quality measures and, when checked, the sync measures
-            result.quality[key] = dict(quality, **{f"sync_{k}": v for k, v in sync_meta.items() if k != "status"})
+            # index.json's per-clip record: the quality measures, when checked the sync measures, and whether
+            # the clip carries phonemes ("ok", or "failed:<reason>" / "skipped:<reason>")
+            result.quality[key] = dict(quality, **{f"sync_{k}": v for k, v in sync_meta.items() if k != "status"},
+                                       **_phonemes_record(align_status))
         except Dropped as drop:
             # a clip-level drop: the source's other clips are kept
             result.dropped.append({"id": key, "stage": drop.stage, "reason": drop.reason, "detail": drop.detail})

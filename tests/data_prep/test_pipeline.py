@@ -91,6 +91,15 @@ def test_outputs_follow_the_contract(generated, full_run):
     assert all(not (a & b) for i, a in enumerate(splits) for b in splits[i + 1:]), "a speaker is in two splits"
 
 
+def test_index_counts_the_clips_with_phonemes(full_run):
+    index = json.loads((full_run / "index.json").read_text())
+    statuses = [clip["phonemes"] for clip in index["clips"].values()]
+    assert statuses and index["phonemes"] == {s: statuses.count(s) for s in set(statuses)}
+    aligned = [clip for clip in index["clips"].values() if clip["phonemes"] == "ok"]
+    assert aligned and all(0.0 <= clip["alignment_confidence"] <= 1.0 for clip in aligned)
+    assert "alignment_confidence" in index["quality"]["kept_clips"]
+
+
 def test_every_broken_source_is_dropped_with_its_reason(generated, full_run):
     expected = {}
     for line in generated.read_text(encoding="utf-8").splitlines():
@@ -184,9 +193,13 @@ def test_a_source_whose_alignment_fails_keeps_its_clips_unless_drop_failed(gener
     manifest = tmp_path / "one.jsonl"
     manifest.write_text(json.dumps(row) + "\n", encoding="utf-8")
     gate = "phonemes.min_confidence=1.01"  # above any confidence: every alignment fails
-    prep(manifest, tmp_path / "kept", "workers=1", "phonemes.aligner=builtin", gate)
+    proc = prep(manifest, tmp_path / "kept", "workers=1", "phonemes.aligner=builtin", gate)
     samples = read_all(tmp_path / "kept")
     assert samples, "the default (drop_failed=false) lost the source's clips"
+    index = json.loads((tmp_path / "kept" / "index.json").read_text())
+    assert index["phonemes"] == {"failed:low_confidence": len(samples)}
+    assert {c["phonemes"] for c in index["clips"].values()} == {"failed:low_confidence"}
+    assert f"phonemes: 0 of {len(samples)} clips aligned (without: failed:low_confidence {len(samples)})" in proc.stdout
     for sample in samples.values():
         alignment = json.loads(sample["meta.json"])["alignment"]
         assert alignment["status"] == "failed" and alignment["reason"] == "low_confidence", alignment
