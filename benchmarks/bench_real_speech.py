@@ -116,8 +116,10 @@ def _try(aligner, audio, text, lang):
 
 
 def _load_16k(path: Path) -> np.ndarray:
+    from data_prep.arabic.dtw_aligner import to_feature_rate
+
     audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    return scipy.signal.resample_poly(audio.mean(1), 16000, rate) if rate != 16000 else audio.mean(1)
+    return to_feature_rate(audio.mean(1), rate)
 
 
 def _summary(right: np.ndarray, wrong: list[np.ndarray], gate: float) -> dict:

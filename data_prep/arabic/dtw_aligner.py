@@ -77,17 +77,25 @@ def to_feature_rate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return x
 
 
-def mfcc_features(audio16k: np.ndarray) -> np.ndarray:
-    """(n,) float32 at 16 kHz -> (T, 2 * (N_MFCC - 1)) normalised MFCC + delta, 10 ms hop."""
+def _log_mel(audio16k: np.ndarray, n_mels: int) -> np.ndarray:
+    """(n,) float32 at 16 kHz -> (T, n_mels) log mel energies, 25 ms Hann window, 10 ms hop."""
     n_fft, hop = 512, int(HOP_S * FEATURE_RATE)
     wave = torch.from_numpy(np.ascontiguousarray(audio16k))
     spec = torch.stft(wave, n_fft=n_fft, hop_length=hop, win_length=400, window=torch.hann_window(400),
                       center=True, return_complex=True).abs().pow(2).T.numpy()  # (T, n_fft/2+1)
-    logmel = np.log(spec @ _mel_matrix(n_fft, 40, FEATURE_RATE) + 1e-6)  # (T, 40)
-    cep = scipy.fft.dct(logmel, type=2, norm="ortho", axis=1)[:, 1:N_MFCC]  # (T, 12)
-    delta = np.gradient(cep, axis=0)
-    feats = np.concatenate([cep, 2.0 * delta], axis=1)
+    return np.log(spec @ _mel_matrix(n_fft, n_mels, FEATURE_RATE) + 1e-6)
+
+
+def _with_delta_normalised(feats: np.ndarray) -> np.ndarray:
+    """(T, F) -> (T, 2F): the features and twice their time gradient, mean/variance normalised per utterance."""
+    feats = np.concatenate([feats, 2.0 * np.gradient(feats, axis=0)], axis=1)
     return ((feats - feats.mean(0)) / (feats.std(0) + 1e-5)).astype(np.float32)
+
+
+def mfcc_features(audio16k: np.ndarray) -> np.ndarray:
+    """(n,) float32 at 16 kHz -> (T, 2 * (N_MFCC - 1)) normalised MFCC + delta, 10 ms hop."""
+    logmel = _log_mel(audio16k, 40)  # (T, 40)
+    return _with_delta_normalised(scipy.fft.dct(logmel, type=2, norm="ortho", axis=1)[:, 1:N_MFCC])  # (T, 24)
 
 
 def coarse_features(audio16k: np.ndarray, n_bands: int = 8, smooth_frames: int = 3) -> np.ndarray:
@@ -97,15 +105,10 @@ def coarse_features(audio16k: np.ndarray, n_bands: int = 8, smooth_frames: int =
     a 30 ms moving average), which separates silence, vowels, fricatives and nasals in
     any voice, and none of the formant detail that differs between speakers.
     """
-    n_fft, hop = 512, int(HOP_S * FEATURE_RATE)
-    wave = torch.from_numpy(np.ascontiguousarray(audio16k))
-    spec = torch.stft(wave, n_fft=n_fft, hop_length=hop, win_length=400, window=torch.hann_window(400),
-                      center=True, return_complex=True).abs().pow(2).T.numpy()  # (T, n_fft/2+1)
-    logmel = np.log(spec @ _mel_matrix(n_fft, n_bands, FEATURE_RATE) + 1e-6)  # (T, n_bands)
+    logmel = _log_mel(audio16k, n_bands)  # (T, n_bands)
     if smooth_frames > 1:
         logmel = scipy.ndimage.uniform_filter1d(logmel, smooth_frames, axis=0, mode="nearest")
-    feats = np.concatenate([logmel, 2.0 * np.gradient(logmel, axis=0)], axis=1)
-    return ((feats - feats.mean(0)) / (feats.std(0) + 1e-5)).astype(np.float32)
+    return _with_delta_normalised(logmel)
 
 
 def pad_template(audio16k: np.ndarray, pad_s: float = 0.3, dither_db: float = -45.0) -> np.ndarray:
