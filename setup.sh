@@ -14,6 +14,7 @@ SYSTEM_PACKAGES=(ffmpeg espeak-ng libespeak-ng1)
 # test only: the browser test of lipsync-app drives Debian's chromium with Playwright (no browser download)
 TEST_SYSTEM_PACKAGES=(chromium fonts-dejavu-core)
 PYTHON="${PYTHON:-python3}"
+PHONET="phonet==0.3.7"
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -39,7 +40,7 @@ install_system() {  # SYSTEM_PACKAGES and the packages given as arguments
 
 install_python() {
   local stamp="$VENV/.installed" want
-  want="$(cat pyproject.toml constraints.txt | sha1sum | cut -c1-40)"
+  want="$( (cat pyproject.toml constraints.txt; echo "$PHONET") | sha1sum | cut -c1-40)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating $VENV"
@@ -49,6 +50,9 @@ install_python() {
   "$VENV/bin/pip" install -q --upgrade pip
   "$VENV/bin/pip" install -q -c constraints.txt "torch==$(sed -n 's/^torch==//p' constraints.txt)"
   "$VENV/bin/pip" install -q -c constraints.txt -e ".[test]"
+  # phonet ships the weights of the phone model the built-in aligner judges alignments with; only the
+  # weight files are read (data_prep/arabic/phonet_model.py), so its TensorFlow requirements are skipped
+  "$VENV/bin/pip" install -q --no-deps "$PHONET"
   echo "$want" > "$stamp"
 }
 

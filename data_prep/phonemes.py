@@ -7,7 +7,8 @@ stores a TextGrid plus per-frame phone and viseme ids in every shard sample.
 Two aligners share the :class:`Aligner` protocol:
 
 * ``builtin-dtw`` (:class:`BuiltinAligner`): normalise -> diacritise ->
-  espeak-ng template -> DTW to the real audio (``data_prep/arabic/``);
+  espeak-ng template -> DTW to the real audio (``data_prep/arabic/``), judged
+  by phonet's phone posteriors (``data_prep/arabic/posterior_margin.py``);
 * ``ctc`` (:class:`data_prep.ctc_aligner.CtcAligner`): a multilingual CTC
   acoustic model (MMS) and Viterbi forced alignment, when its weights are here;
 * ``mfa``: the Montreal Forced Aligner, when ``mfa`` is on PATH and an Arabic
@@ -122,8 +123,9 @@ class BuiltinAligner:
     name = "builtin-dtw"
 
     def __init__(self, min_confidence: float = 0.5, diacritizer: str = "text2tashkeel", voice: str = "ar",
-                 base_rate: int = 160, radius: int = 12):
+                 base_rate: int = 160, radius: int = 12, posterior_model: str | None = "phonet"):
         self.min_confidence = min_confidence
+        self.posterior_model = posterior_model
         self.diacritizer = diacritizer
         self.voice = voice
         self.base_rate = base_rate
@@ -154,8 +156,7 @@ class BuiltinAligner:
         pad_s = 0.3
         tmpl = dtw.mfcc_features(dtw.pad_template(tmpl16, pad_s))  # (M, F)
         path, cost = dtw.multiscale_dtw(real, tmpl, radius=self.radius)
-        margin, coarse_cost, null_costs = dtw.null_margin(real16, tmpl16, pad_s, radius=self.radius)
-        confidence = dtw.margin_confidence(margin)
+        margin, judge, null_costs, confidence = self._margin(real16, tmpl16, pad_s, spoken.phones, lang)
         if confidence < self.min_confidence:
             raise AlignmentFailed("low_confidence", f"confidence {confidence:.2f} < {self.min_confidence} "
                                   f"(null-model margin {margin:.3f})")
@@ -173,9 +174,42 @@ class BuiltinAligner:
         return Alignment(words, phones, confidence, self.name,
                          {"diacritised": marked, "template_rate": rate, "diacritizer": self.diacritizer,
                           "margin": round(margin, 4), "path_cost": round(cost, 4),
-                          "coarse_cost": round(coarse_cost, 4),
-                          "null_costs": [round(c, 4) for c in null_costs], "unaligned_words": unaligned,
+                          "confidence_model": judge, "null_scores": [round(c, 4) for c in null_costs],
+                          "unaligned_words": unaligned,
                           "lang": lang, "phone_set": phone_set_name(lang)})
+
+    def _margin(self, real16: np.ndarray, tmpl16: np.ndarray, pad_s: float, phones, lang: str):
+        """(margin, confidence model, null scores, confidence): phone posteriors when there are any, else DTW.
+
+        Arabic with phonet's weights: :func:`~data_prep.arabic.posterior_margin.posterior_margin` on the
+        transcript's phones. Other languages, ``posterior_model=None``, or no phonet installed: the
+        coarse-feature DTW margin against the espeak-ng template (:func:`~data_prep.arabic.dtw_aligner.null_margin`).
+        """
+        from data_prep.arabic import dtw_aligner as dtw
+
+        model = self._phone_model() if is_arabic(lang) else None
+        if model is not None:
+            from data_prep.arabic import posterior_margin as pm
+
+            margin, _, nulls = pm.posterior_margin(model.posteriors(real16), [(p.phone, p.word_index) for p in phones])
+            return margin, "phonet-posteriors", nulls, pm.margin_confidence(margin)
+        margin, _, nulls = dtw.null_margin(real16, tmpl16, pad_s, radius=self.radius)
+        return margin, "coarse-dtw", nulls, dtw.margin_confidence(margin)
+
+    def _phone_model(self):
+        """phonet's phone model, or None (``posterior_model=None``, or the default "phonet" not installed)."""
+        if self.posterior_model is None:
+            return None
+        from data_prep.arabic.phonet_model import PhonetUnavailable, load_phone_model
+
+        try:
+            return load_phone_model(self.posterior_model)
+        except PhonetUnavailable as missing:
+            if self.posterior_model != "phonet":  # a folder named explicitly must exist
+                raise
+            log.warning(f"builtin aligner: {missing}; judging alignments by the weaker coarse-DTW margin")
+            self.posterior_model = None
+            return None
 
     def _text(self, text: str, lang: str):
         """(text for espeak-ng, bare words, speak(text, rate) -> SpokenText) for ``lang``.

@@ -79,9 +79,14 @@ class QualityConfig:
 @dataclass
 class PhonemesConfig:
     aligner: str = "auto"  # auto (mfa if set up, else ctc if its weights are here, else builtin) | ctc | builtin | none
-    # builtin-dtw: a null-model margin on coarse features (data_prep/arabic/dtw_aligner.py). On 34 real recordings
-    # (benchmarks/bench_real_speech.py, README) 0.35 accepts 53% of right transcripts and 6.8% of wrong ones
+    # builtin-dtw: the transcript's phones against shuffled orders of them, scored on phonet's phone posteriors
+    # (data_prep/arabic/posterior_margin.py); 0.35 sits at a margin of 0.20. On 16 real human recordings of read
+    # and dialect speech (benchmarks/bench_real_speech.py, README) it accepts 81% of right transcripts and 3% of
+    # wrong ones; chanted Quran recitation and 8 kHz audio fail it
     min_confidence: float = 0.35
+    # the phone model that judges built-in alignments: "phonet" (the installed package's weights) or a folder
+    # holding phonemes.hdf5, mu.npy, std.npy; null (or "phonet" not installed) = the coarse-DTW margin
+    posterior_model: Optional[str] = "phonet"
     # keep a source whose transcript could not be aligned: its clips carry no phonemes and say why
     # (meta "alignment": {"status": "failed", "reason": ...}); true drops it as alignment_failed
     drop_failed: bool = False

@@ -76,6 +76,8 @@ def _aligner(cfg: dict):
     key = repr(sorted(cfg.items()))
     if key not in _ALIGNERS:
         options = {"diacritizer": cfg["diacritizer"]} if cfg["aligner"] in ("auto", "builtin", "ctc") else {}
+        if cfg["aligner"] in ("auto", "builtin") and "posterior_model" in cfg:
+            options["posterior_model"] = cfg["posterior_model"]
         if cfg["aligner"] in ("auto", "ctc"):
             options["ctc_model"] = cfg.get("ctc_model")
         if cfg.get("mfa_acoustic_model") and cfg.get("mfa_dictionary"):

@@ -1,0 +1,154 @@
+"""phonet's phone model rebuilt in torch, the posterior margin, and the built-in aligner's choice between them."""
+
+import importlib.util
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from data_prep.arabic import phonet_model
+from data_prep.arabic.phonet_model import PHONES, PhonetPhoneModel, PhonetUnavailable, _keras_gru, weights_folder
+from data_prep.arabic.posterior_margin import ARABIC_TO_PHONET, margin_confidence, posterior_margin
+from data_prep.arabic.phoneset import CONSONANTS, SHORT_VOWELS
+
+HAVE_PHONET = importlib.util.find_spec("phonet") is not None
+
+
+def _tiny_weights(folder, seed=0, units=4):
+    """A random model in phonet's HDF5 layout (Keras 2 names), with its scaler files."""
+    rng = np.random.default_rng(seed)
+    with h5py.File(folder / "phonemes.hdf5", "w") as f:
+        g = f.create_group("model_weights")
+
+        def put(name, *shape):
+            g.create_dataset(name + ":0", data=rng.normal(scale=0.3, size=shape).astype(np.float32))
+        bn = "batch_normalization_1/batch_normalization_1/"
+        for p in ("beta", "gamma", "moving_mean"):
+            put(bn + p, 34)
+        g.create_dataset(bn + "moving_variance:0", data=np.ones(34, np.float32))
+        for layer, n_in in ((1, 34), (2, 2 * units)):
+            for d in ("forward", "backward"):
+                p = f"bidirectional_{layer}/bidirectional_{layer}/{d}_gru_{layer}/"
+                put(p + "kernel", n_in, 3 * units)
+                put(p + "recurrent_kernel", units, 3 * units)
+                put(p + "bias", 3 * units)
+        put("time_distributed_1/time_distributed_1/kernel", 2 * units, 8)
+        put("time_distributed_1/time_distributed_1/bias", 8)
+        put("time_distributed_2/time_distributed_2/kernel", 8, len(PHONES))
+        put("time_distributed_2/time_distributed_2/bias", len(PHONES))
+    np.save(folder / "mu.npy", np.full((40, 34), -4.0))
+    np.save(folder / "std.npy", np.ones((40, 34)))
+    return folder
+
+
+def test_keras_gru_matches_the_reset_before_matrix_equations():
+    rng = np.random.default_rng(1)
+    x = torch.tensor(rng.normal(size=(1, 3, 2)), dtype=torch.float32)
+    k = torch.tensor(rng.normal(size=(2, 3)), dtype=torch.float32)  # one unit: gates z, r, h
+    rk = torch.tensor(rng.normal(size=(1, 3)), dtype=torch.float32)
+    b = torch.tensor(rng.normal(size=3), dtype=torch.float32)
+    got = _keras_gru(x, k, rk, b)[0, :, 0].numpy()
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    h, want = 0.0, []
+    for t in range(3):
+        xw = x[0, t].numpy() @ k.numpy() + b.numpy()
+        z = sig(xw[0] + h * rk[0, 0].item())
+        r = sig(xw[1] + h * rk[0, 1].item())
+        h = z * h + (1 - z) * np.tanh(xw[2] + (r * h) * rk[0, 2].item())
+        want.append(h)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_tiny_random_model_gives_one_distribution_per_10ms_frame(tmp_path):
+    model = PhonetPhoneModel(str(_tiny_weights(tmp_path)))
+    audio = np.random.default_rng(0).normal(size=16000).astype(np.float32) * 0.1
+    post = model.posteriors(audio)
+    assert post.shape == (99, len(PHONES))  # phonet's frame count: samples // 160 - 1
+    np.testing.assert_allclose(post.sum(axis=1), 1.0, rtol=1e-5)
+    # 40-frame sequences are independent: changing the second second leaves the first sequence alone
+    longer = model.posteriors(np.concatenate([audio, audio[::-1]]))
+    np.testing.assert_allclose(longer[:40], post[:40], rtol=1e-4, atol=1e-6)
+
+
+def test_missing_weights_say_what_to_install(tmp_path):
+    with pytest.raises(PhonetUnavailable, match="phonemes.hdf5.*pip install --no-deps phonet"):
+        weights_folder(str(tmp_path))
+
+
+@pytest.mark.skipif(not HAVE_PHONET, reason="phonet's weights are not installed (./setup.sh installs them)")
+def test_real_phonet_weights_hear_pataka():
+    """phonet's own example recording, "pataka" said repeatedly: the rebuilt network must recognise it."""
+    import soundfile as sf
+
+    model = phonet_model.load_phone_model()
+    audio, sr = sf.read(model.folder.parent / "audios" / "pataka.wav")
+    assert sr == 16000
+    best = [PHONES[k] for k in model.posteriors(audio).argmax(axis=1)]
+    collapsed = " ".join(p for k, p in enumerate(best) if k == 0 or p != best[k - 1])
+    frequent = {p for p in PHONES if best.count(p) >= 0.03 * len(best)}
+    assert {"p", "t", "k", "a"} <= frequent <= {"p", "t", "k", "a", "x", "r", "sil", "<p:>"}, collapsed
+    assert collapsed.count("k a p a") >= 3 and collapsed.count("t a k a") >= 2, collapsed
+
+
+def _posteriors_for(phones, frames_each=6, sharp=0.9, seed=0):
+    """Posteriors that 'hear' ``phones`` in order, with silence around and noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for phone in ["sil"] * 4 + [ARABIC_TO_PHONET[p.rstrip("ː")][0] for p, _ in phones] + ["sil"] * 4:
+        for _ in range(frames_each):
+            row = rng.dirichlet(np.ones(len(PHONES))) * (1 - sharp)
+            row[PHONES.index(phone)] += sharp
+            rows.append(row)
+    return np.array(rows)
+
+
+def test_margin_separates_the_right_phone_order_from_a_wrong_transcript():
+    right = [("k", 0), ("a", 0), ("t", 0), ("a", 0), ("b", 0), ("a", 1), ("m", 1), ("uː", 1), ("s", 1)]
+    wrong = [("f", 0), ("i", 0), ("l", 0), ("n", 1), ("u", 1), ("r", 1), ("dʒ", 1), ("i", 1), ("z", 1)]
+    post = _posteriors_for(right)
+    good, _, nulls = posterior_margin(post, right)
+    bad, _, _ = posterior_margin(post, wrong)
+    assert len(nulls) == 3 and good > 0.5 and good > bad + 0.5
+    assert margin_confidence(good) == 1.0 and margin_confidence(-0.1) == 0.0
+    # more phones than frames: no path, no margin, no crash
+    assert posterior_margin(post[:5], right)[0] == 0.0
+
+
+def test_every_arabic_phone_has_a_phonet_neighbour():
+    assert set(CONSONANTS + SHORT_VOWELS) <= set(ARABIC_TO_PHONET)
+    assert all(p in PHONES for alternatives in ARABIC_TO_PHONET.values() for p in alternatives)
+
+
+def test_builtin_aligner_records_which_model_judged_it(tmp_path):
+    from data_prep.arabic.g2p import speak_phones
+    from data_prep.arabic.normalize import normalize_text
+    from data_prep.phonemes import BuiltinAligner
+
+    text = "شَرِبَ الرَّجُلُ الْقَهْوَةَ ثُمَّ نَامَ."
+    spoken = speak_phones(normalize_text(text))
+    tiny = BuiltinAligner(min_confidence=0.0, diacritizer="none", posterior_model=str(_tiny_weights(tmp_path)))
+    ali = tiny.align(spoken.speech.audio, spoken.speech.sample_rate, text)
+    assert ali.meta["confidence_model"] == "phonet-posteriors" and len(ali.meta["null_scores"]) == 3
+    dtw = BuiltinAligner(min_confidence=0.0, diacritizer="none", posterior_model=None)
+    ali = dtw.align(spoken.speech.audio, spoken.speech.sample_rate, text)
+    assert ali.meta["confidence_model"] == "coarse-dtw"
+    with pytest.raises(PhonetUnavailable):  # a folder named explicitly must hold the weights
+        BuiltinAligner(diacritizer="none", posterior_model=str(tmp_path / "nowhere")).align(
+            spoken.speech.audio, spoken.speech.sample_rate, text)
+
+
+def test_default_model_missing_falls_back_to_the_dtw_margin(monkeypatch, caplog):
+    from data_prep.arabic.g2p import speak_phones
+    from data_prep.arabic.normalize import normalize_text
+    from data_prep.phonemes import BuiltinAligner
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    phonet_model.load_phone_model.cache_clear()
+    text = "مَرْحَبًا بِكُمْ."
+    spoken = speak_phones(normalize_text(text))
+    aligner = BuiltinAligner(min_confidence=0.0, diacritizer="none")
+    ali = aligner.align(spoken.speech.audio, spoken.speech.sample_rate, text)
+    phonet_model.load_phone_model.cache_clear()
+    assert ali.meta["confidence_model"] == "coarse-dtw"
+    assert "phonet package is not installed" in caplog.text
