@@ -80,9 +80,9 @@ class QualityConfig:
 class PhonemesConfig:
     aligner: str = "auto"  # auto (mfa if set up, else ctc if its weights are here, else builtin) | ctc | builtin | none
     # builtin-dtw: the transcript's phones against shuffled orders of them, scored on phonet's phone posteriors
-    # (data_prep/arabic/posterior_margin.py); 0.35 sits at a margin of 0.20. On 16 real human recordings of read
-    # and dialect speech (benchmarks/bench_real_speech.py, README) it accepts 81% of right transcripts and 3% of
-    # wrong ones; chanted Quran recitation and 8 kHz audio fail it
+    # (data_prep/arabic/posterior_margin.py); 0.35 sits at a margin of 0.20. On 13 real recordings of people speaking
+    # MSA and six dialects (benchmarks/bench_real_speech.py, README) it accepts 92% of right transcripts and 4.7% of
+    # wrong ones; Quran recitation (18 verses, some 8 kHz) fails it
     min_confidence: float = 0.35
     # the phone model that judges built-in alignments: "phonet" (the installed package's weights) or a folder
     # holding phonemes.hdf5, mu.npy, std.npy; null (or "phonet" not installed) = the coarse-DTW margin
