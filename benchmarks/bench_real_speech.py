@@ -15,6 +15,11 @@
     # MSA, Egyptian and Moroccan Arabic), read from a checkout of github.com/SWivid/Habibi-TTS (MIT)
     .venv/bin/python benchmarks/bench_real_speech.py --habibi PATH/TO/Habibi-TTS
 
+    # English: 11 recordings from the test data of github.com/cmusphinx/pocketsphinx (BSD-style licence;
+    # five LibriVox readings with pocketsphinx's word boundaries, five card names, one command)
+    .venv/bin/python benchmarks/bench_real_speech.py --pocketsphinx PATH/TO/pocketsphinx
+    # --posterior-model none: judge with the coarse-DTW margin instead of phonet's posteriors
+
 For each aligner and each recording, the recording is aligned with its own
 transcript (right) and with every other recording's transcript of the same
 language (wrong; ``--wrong next`` takes only the next one). Reported: the share
@@ -135,7 +140,7 @@ def _summary(right: np.ndarray, wrong: list[np.ndarray], gate: float) -> dict:
 
 
 def evaluate(manifest: Path, aligner_kinds: list[str], gate: float, ctc_model: str | None,
-             wrong: str = "all") -> dict:
+             wrong: str = "all", posterior_model: str | None = PhonemesConfig.posterior_model) -> dict:
     rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
     langs = [row.get("lang", "ar") for row in rows]
     others = []  # per recording: indices of the transcripts it is aligned with as wrong ones
@@ -147,6 +152,8 @@ def evaluate(manifest: Path, aligner_kinds: list[str], gate: float, ctc_model: s
     report = {}
     for kind in aligner_kinds:
         options = {"ctc_model": ctc_model} if kind == "ctc" and ctc_model else {}
+        if kind == "builtin":
+            options["posterior_model"] = posterior_model
         aligner = make_aligner(kind, min_confidence=0.0, **options)
         right, wrongs, margins_r, margins_w, errs, failed = [], [], [], [], [], []
         for k, row in enumerate(tqdm(rows, desc=kind)):
@@ -220,6 +227,46 @@ def habibi_manifest(checkout: Path, folder: Path) -> Path:
     return manifest
 
 
+def pocketsphinx_manifest(checkout: Path, folder: Path) -> Path:
+    """Real English speech from pocketsphinx's test data: 11 recordings with their transcripts.
+
+    Five LibriVox readings (public domain) with word boundaries from pocketsphinx's own alignment
+    (``*.json``; an aligner's output, not hand-marked), five short card names ("ten of clubs") and
+    "go forward ten meters" (16 kHz raw PCM).
+    """
+    import re
+
+    import praatio.textgrid
+    from praatio.data_classes.interval_tier import IntervalTier
+
+    data = checkout / "test" / "data"
+    if not (data / "librivox" / "transcription").is_file():
+        raise SystemExit(f"--pocketsphinx {checkout}: no test/data/librivox/transcription; expected a checkout of "
+                         "github.com/cmusphinx/pocketsphinx")
+
+    def sphinx_lines(path: Path) -> list[tuple[str, str]]:  # "<s> words </s> (id)" -> (id, words)
+        return re.findall(r"<s>\s*(.*?)\s*</s>\s*\((\S+)\)", path.read_text())
+
+    lines = []
+    for text, stem in sphinx_lines(data / "librivox" / "transcription"):
+        audio, words = data / "librivox" / f"{stem}.wav", json.loads((data / "librivox" / f"{stem}.json").read_text())
+        entries = [(round(w["b"], 3), round(w["b"] + w["d"], 3), w["t"].split("(")[0]) for w in words["w"]
+                   if not w["t"].startswith("<")]
+        grid = praatio.textgrid.Textgrid()
+        grid.addTier(IntervalTier("words", entries, 0, max(sf.info(audio).duration, entries[-1][1])))
+        grid.save(str(folder / f"{stem}.TextGrid"), format="long_textgrid", includeBlankSpaces=True)
+        lines.append({"audio": str(audio), "text": text, "lang": "en", "textgrid": f"{stem}.TextGrid",
+                      "group": "librivox"})
+    for text, stem in sphinx_lines(data / "cards" / "cards.transcription"):
+        lines.append({"audio": str(data / "cards" / f"{stem}.wav"), "text": text, "lang": "en", "group": "cards"})
+    pcm = np.fromfile(data / "goforward.raw", dtype="<i2").astype(np.float32) / 32768
+    sf.write(folder / "goforward.wav", pcm, 16000)
+    lines.append({"audio": "goforward.wav", "text": "go forward ten meters", "lang": "en", "group": "commands"})
+    manifest = folder / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return manifest
+
+
 def _words_only(path: Path) -> Alignment:
     """A reference TextGrid with a "words" tier and no "phones" tier."""
     from praatio.utilities.textgrid_io import parseTextgridStr
@@ -237,6 +284,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="manifest.jsonl of real recordings (see the docstring)")
     parser.add_argument("--habibi", type=Path, help="a checkout of github.com/SWivid/Habibi-TTS: its 9 prompts")
+    parser.add_argument("--pocketsphinx", type=Path,
+                        help="a checkout of github.com/cmusphinx/pocketsphinx: 11 English recordings of its test data")
     parser.add_argument("--standin", action="store_true", help="build and use the espeak-ng stand-in set")
     parser.add_argument("--quick", action="store_true", help="stand-in: 4 sentences x 5 voices")
     parser.add_argument("--aligners", nargs="+", default=["builtin"], help="builtin, ctc, mfa")
@@ -244,18 +293,24 @@ def main() -> None:
     parser.add_argument("--gate", type=float, default=PhonemesConfig.min_confidence)
     parser.add_argument("--wrong", choices=["all", "next"], default="all",
                         help="wrong transcripts: every other recording's (default) or the next one's")
+    parser.add_argument("--posterior-model", default=PhonemesConfig.posterior_model,
+                        help="the built-in aligner's judge: phonet (default), a folder of its weights, "
+                             "or 'none' for the coarse-DTW margin")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    if not (args.data or args.standin or args.habibi):
-        parser.error("give --data MANIFEST, --habibi CHECKOUT or --standin")
+    if not (args.data or args.standin or args.habibi or args.pocketsphinx):
+        parser.error("give --data MANIFEST, --habibi CHECKOUT, --pocketsphinx CHECKOUT or --standin")
     with tempfile.TemporaryDirectory() as tmp:
         if args.data:
             manifest = args.data
         elif args.habibi:
             manifest = habibi_manifest(args.habibi, Path(tmp))
+        elif args.pocketsphinx:
+            manifest = pocketsphinx_manifest(args.pocketsphinx, Path(tmp))
         else:
             manifest = make_standin(Path(tmp), 4 if args.quick else 12, STANDIN_VOICES)
-        report = evaluate(manifest, args.aligners, args.gate, args.ctc_model, args.wrong)
+        judge = None if args.posterior_model in (None, "none", "null") else args.posterior_model
+        report = evaluate(manifest, args.aligners, args.gate, args.ctc_model, args.wrong, judge)
     print(json.dumps(report, indent=1, ensure_ascii=False))
 
 

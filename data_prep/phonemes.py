@@ -35,6 +35,11 @@ import numpy as np
 from data_prep.phone_inventory import is_arabic, phone_id, phone_set_name, viseme_of
 
 log = logging.getLogger(__name__)
+# the confidence below which an alignment is refused: the built-in aligner's gate, measured on real recordings
+# (0.35 = a phone-posterior margin of 0.20; README "Alignment on real speech"). The pipeline's
+# phonemes.min_confidence and make_aligner() default to it, so a user calling an aligner directly gets the
+# same gate the shards were built with
+DEFAULT_MIN_CONFIDENCE = 0.35
 
 
 @dataclass
@@ -122,8 +127,8 @@ class BuiltinAligner:
 
     name = "builtin-dtw"
 
-    def __init__(self, min_confidence: float = 0.5, diacritizer: str = "text2tashkeel", voice: str = "ar",
-                 base_rate: int = 160, radius: int = 12, posterior_model: str | None = "phonet"):
+    def __init__(self, min_confidence: float = DEFAULT_MIN_CONFIDENCE, diacritizer: str = "text2tashkeel",
+                 voice: str = "ar", base_rate: int = 160, radius: int = 12, posterior_model: str | None = "phonet"):
         self.min_confidence = min_confidence
         self.posterior_model = posterior_model
         self.diacritizer = diacritizer
@@ -181,16 +186,17 @@ class BuiltinAligner:
     def _margin(self, real16: np.ndarray, tmpl16: np.ndarray, pad_s: float, phones, lang: str):
         """(margin, confidence model, null scores, confidence): phone posteriors when there are any, else DTW.
 
-        Arabic with phonet's weights: :func:`~data_prep.arabic.posterior_margin.posterior_margin` on the
-        transcript's phones. Other languages, ``posterior_model=None``, or no phonet installed: the
-        coarse-feature DTW margin against the espeak-ng template (:func:`~data_prep.arabic.dtw_aligner.null_margin`).
+        With phonet's weights, and every phone in its map (Arabic, English and the other phones of
+        data_prep/phone_inventory.py): :func:`~data_prep.arabic.posterior_margin.posterior_margin` on the
+        transcript's phones. Otherwise (``posterior_model=None``, no phonet installed, a phone not in the
+        map): the coarse-feature DTW margin against the espeak-ng template
+        (:func:`~data_prep.arabic.dtw_aligner.null_margin`).
         """
         from data_prep.arabic import dtw_aligner as dtw
+        from data_prep.arabic import posterior_margin as pm
 
-        model = self._phone_model() if is_arabic(lang) else None
+        model = self._phone_model() if pm.covers(p.phone for p in phones) else None
         if model is not None:
-            from data_prep.arabic import posterior_margin as pm
-
             margin, _, nulls = pm.posterior_margin(model.posteriors(real16), [(p.phone, p.word_index) for p in phones])
             return margin, "phonet-posteriors", nulls, pm.margin_confidence(margin)
         margin, _, nulls = dtw.null_margin(real16, tmpl16, pad_s, radius=self.radius)
@@ -238,7 +244,7 @@ class BuiltinAligner:
         return plain, bare_words, lambda t, rate: speak_phones_lang(t, voice=lang, rate=rate)
 
 
-def make_aligner(kind: str = "auto", min_confidence: float = 0.5, **options) -> Aligner | None:
+def make_aligner(kind: str = "auto", min_confidence: float = DEFAULT_MIN_CONFIDENCE, **options) -> Aligner | None:
     """Build an aligner: "auto", "ctc", "builtin", "mfa" or "none".
 
     "auto" takes MFA when ``mfa`` is on PATH and its model and dictionary are given, else the CTC

@@ -19,9 +19,10 @@ Details that matter:
   seconds. Each row of the corridor is filled with numpy: with steps
   (1,1), (1,0), (0,1) the horizontal recursion is a running minimum over
   ``A - prefix_sum(cost)``;
-* confidence -- for Arabic with phonet's weights installed, the phone
-  posterior margin of data_prep/arabic/posterior_margin.py (far better on real
-  voices). Without them, and for other languages, the fallback below:
+* confidence -- with phonet's weights installed, the phone posterior margin
+  of data_prep/arabic/posterior_margin.py (far better on real voices; Arabic,
+  English and the other phones of data_prep/phone_inventory.py). Without
+  them, the fallback below:
   a null model on the same audio: the same template cut into
   200 ms chunks and shuffled (same voice, same phones, same length, wrong
   order) is aligned too, and the margin ``1 - cost(template) / mean

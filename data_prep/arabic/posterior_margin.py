@@ -1,6 +1,6 @@
 """How well a transcript's phones fit a recording, against a null model: the built-in aligner's confidence.
 
-A forced alignment of the transcript's Arabic phones to a recording's frame
+A forced alignment of the transcript's phones to a recording's frame
 posteriors (:mod:`data_prep.arabic.phonet_model`) scores the best left-to-right
 path; the same phones in shuffled orders (same count, same phone mix, wrong
 order) are aligned too. The margin is the right order's log-likelihood minus
@@ -17,7 +17,10 @@ frames (twice that when long: ``aː``, geminates), may repeat its last state,
 and an optional silence may stand before, between words and after. A phone's
 emission is the log of the summed posteriors of the phonet phones it may sound
 like (:data:`ARABIC_TO_PHONET`: Spanish has no pharyngeals or emphatics, so
-those take their nearest Spanish neighbours).
+those take their nearest Spanish neighbours; :data:`OTHER_TO_PHONET` does the
+same for the phones English and the other espeak-ng languages add). The model
+and the map live beside the Arabic code because Arabic came first; nothing in
+them is Arabic-only.
 """
 
 from __future__ import annotations
@@ -43,6 +46,22 @@ ARABIC_TO_PHONET: dict[str, tuple[str, ...]] = {
     "f": ("f", "F"), "q": ("k",), "k": ("k",), "l": ("l", "L"), "m": ("m",), "n": ("n", "N"), "h": ("x",),
     "w": ("w", "u"), "j": ("j", "i"), "ʔ": SILENCE, "a": ("a", "e", "o"), "i": ("i", "e"), "u": ("u", "o"),
 }
+# the phones other languages add (data_prep/phone_inventory.OTHER_PHONES, English first) -> phonet phones;
+# a diphthong may be heard as either of its parts, r-coloured vowels as their vowel or an r
+OTHER_TO_PHONET: dict[str, tuple[str, ...]] = {
+    "p": ("p",), "ɡ": ("g", "G"), "g": ("g", "G"), "v": ("B", "b", "f"), "ŋ": ("N", "n"), "ɹ": ("r", "rr"),
+    "tʃ": ("tS",), "ʒ": ("S", "jj"), "ɫ": ("l",), "ɾ": ("r",), "ʁ": ("G", "x", "rr"), "ç": ("x", "S"),
+    "ɲ": ("J", "n"), "ʎ": ("L", "l"), "x": ("x",), "ts": ("t", "s"), "dz": ("d", "z"), "ʀ": ("rr", "G"),
+    "ʋ": ("B", "w"), "β": ("B", "b"), "ɣ̞": ("G",), "ʝ": ("jj", "j"), "pf": ("p", "f"), "ɬ": ("l", "s"),
+    "ʔ̞": SILENCE, "ɦ": ("x",), "ʍ": ("w",), "ɥ": ("w", "j"),
+    "ɪ": ("i", "e"), "e": ("e",), "ɛ": ("e",), "eɪ": ("e", "i"), "ɪə": ("i", "e", "a"), "eə": ("e", "a"),
+    "ɨ": ("i", "u"), "ɯ": ("u",), "ɘ": ("e",), "æ": ("a", "e"), "ʌ": ("a", "o"), "ɐ": ("a",),
+    "ə": ("a", "e", "o"), "ɑ": ("a", "o"), "ɜ": ("e", "o", "a"), "aɪ": ("a", "i"), "aʊ": ("a", "o", "u"),
+    "ɚ": ("e", "a", "r"), "ɝ": ("e", "r"), "ɒ": ("o", "a"), "ɔ": ("o",), "o": ("o",), "ʊ": ("u", "o"),
+    "əʊ": ("o", "u", "e"), "oʊ": ("o", "u"), "ɔɪ": ("o", "i"), "ʊə": ("u", "o", "a"), "y": ("i", "u"),
+    "ø": ("e", "o"), "œ": ("e", "o"), "ɵ": ("o", "e"), "ʏ": ("i", "u"),
+}
+PHONE_TO_PHONET: dict[str, tuple[str, ...]] = {**OTHER_TO_PHONET, **ARABIC_TO_PHONET}
 _INDEX = {p: k for k, p in enumerate(PHONES)}
 _NEG = -1e9
 
@@ -50,10 +69,15 @@ _NEG = -1e9
 def _columns(phone: str) -> list[int]:
     base = phone[:-1] if phone.endswith(LONG) else phone
     try:
-        return [_INDEX[p] for p in ARABIC_TO_PHONET[base]]
+        return [_INDEX[p] for p in PHONE_TO_PHONET[base]]
     except KeyError:
-        raise KeyError(f"phone {phone!r} has no entry in ARABIC_TO_PHONET (data_prep/arabic/posterior_margin.py)") \
+        raise KeyError(f"phone {phone!r} has no entry in PHONE_TO_PHONET (data_prep/arabic/posterior_margin.py)") \
             from None
+
+
+def covers(phones) -> bool:
+    """Whether every phone (with or without its length mark) has phonet phones to be judged by."""
+    return all((p[:-1] if p.endswith(LONG) else p) in PHONE_TO_PHONET for p in phones)
 
 
 def _states(phones: list[tuple[str, int]]) -> tuple[list[list[int]], np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ from typing import Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from data_prep.phonemes import DEFAULT_MIN_CONFIDENCE
 from data_prep.workflow.sync_filter import DEFAULT_SCORER_LOADER, SYNCNET_V2_URL
 
 
@@ -83,9 +84,10 @@ class PhonemesConfig:
     # (data_prep/arabic/posterior_margin.py); 0.35 sits at a margin of 0.20. On 13 real recordings of people speaking
     # MSA and six dialects (benchmarks/bench_real_speech.py, README) it accepts 92% of right transcripts and 4.7% of
     # wrong ones; Quran recitation (18 verses, some 8 kHz) fails it
-    min_confidence: float = 0.35
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE  # 0.35; make_aligner() and BuiltinAligner() default to it too
     # the phone model that judges built-in alignments: "phonet" (the installed package's weights) or a folder
-    # holding phonemes.hdf5, mu.npy, std.npy; null (or "phonet" not installed) = the coarse-DTW margin
+    # holding phonemes.hdf5, mu.npy, std.npy; null (or "phonet" not installed) = the coarse-DTW margin.
+    # It judges every language whose phones are in data_prep/arabic/posterior_margin.PHONE_TO_PHONET
     posterior_model: Optional[str] = "phonet"
     # keep a source whose transcript could not be aligned: its clips carry no phonemes and say why
     # (meta "alignment": {"status": "failed", "reason": ...}); true drops it as alignment_failed

@@ -1,4 +1,4 @@
-"""The real-speech benchmark's plumbing: the Habibi prompts' manifest, the all-pairs summary, word-start errors."""
+"""The real-speech benchmark's plumbing: the Habibi and pocketsphinx manifests, the pair summary, word-start errors."""
 
 from __future__ import annotations
 
@@ -50,6 +50,36 @@ def test_habibi_manifest_reads_the_assets_readme(bench, tmp_path):
 def test_habibi_manifest_names_a_wrong_checkout(bench, tmp_path):
     with pytest.raises(SystemExit, match="SWivid/Habibi-TTS"):
         bench.habibi_manifest(tmp_path, tmp_path)
+
+
+def test_pocketsphinx_manifest_reads_its_test_data(bench, tmp_path):
+    """A miniature of pocketsphinx's test/data layout: transcripts, word-timing JSON, cards, a raw command."""
+    data = tmp_path / "pocketsphinx" / "test" / "data"
+    (data / "librivox").mkdir(parents=True)
+    (data / "cards").mkdir()
+    stem = "sense_and_sensibility_01_austen_64kb-0880"
+    (data / "librivox" / "transcription").write_text(f"<s> he was not </s> ({stem})\n")
+    words = [{"b": 0.0, "d": 0.2, "t": "<sil>"}, {"b": 0.2, "d": 0.15, "t": "he"},
+             {"b": 0.35, "d": 0.2, "t": "was(2)"}, {"b": 0.55, "d": 0.3, "t": "not"}]
+    (data / "librivox" / f"{stem}.json").write_text(json.dumps({"t": "he was not", "w": words}))
+    _tone(data / "librivox" / f"{stem}.wav", 1.0)
+    (data / "cards" / "cards.transcription").write_text("<s> ten of clubs  </s> (001)\n")
+    _tone(data / "cards" / "001.wav", 0.5)
+    (np.sin(np.arange(8000) / 5) * 8000).astype("<i2").tofile(data / "goforward.raw")
+    out = tmp_path / "manifest"
+    out.mkdir()
+    manifest = bench.pocketsphinx_manifest(tmp_path / "pocketsphinx", out)
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    assert [(r["text"], r["group"], r["lang"]) for r in rows] == [
+        ("he was not", "librivox", "en"), ("ten of clubs", "cards", "en"), ("go forward ten meters", "commands", "en")]
+    ref = bench._words_only(out / rows[0]["textgrid"])
+    assert [(w.start, w.end, w.label) for w in ref.words] == [
+        (0.2, 0.35, "he"), (0.35, 0.55, "was"), (0.55, 0.85, "not")]
+    import soundfile as sf
+
+    assert sf.info(out / "goforward.wav").duration == pytest.approx(0.5)
+    with pytest.raises(SystemExit, match="cmusphinx/pocketsphinx"):
+        bench.pocketsphinx_manifest(tmp_path, out)
 
 
 def test_summary_counts_every_wrong_pair(bench):

@@ -9,7 +9,8 @@ import torch
 
 from data_prep.arabic import phonet_model
 from data_prep.arabic.phonet_model import PHONES, PhonetPhoneModel, PhonetUnavailable, _keras_gru, weights_folder
-from data_prep.arabic.posterior_margin import ARABIC_TO_PHONET, margin_confidence, posterior_margin
+from data_prep.arabic.posterior_margin import ARABIC_TO_PHONET, PHONE_TO_PHONET, covers
+from data_prep.arabic.posterior_margin import margin_confidence, posterior_margin
 from data_prep.arabic.phoneset import CONSONANTS, SHORT_VOWELS
 
 HAVE_PHONET = importlib.util.find_spec("phonet") is not None
@@ -115,14 +116,19 @@ def test_margin_separates_the_right_phone_order_from_a_wrong_transcript():
     assert posterior_margin(post[:5], right)[0] == 0.0
 
 
-def test_every_arabic_phone_has_a_phonet_neighbour():
+def test_every_phone_of_every_language_has_a_phonet_neighbour():
+    from data_prep.phone_inventory import ALL_PHONES
+
     assert set(CONSONANTS + SHORT_VOWELS) <= set(ARABIC_TO_PHONET)
-    assert all(p in PHONES for alternatives in ARABIC_TO_PHONET.values() for p in alternatives)
+    assert covers(ALL_PHONES)  # Arabic, English and the other espeak-ng phones, long ones too
+    assert all(p in PHONES for alternatives in PHONE_TO_PHONET.values() for p in alternatives)
+    assert not covers(["a", "ʘ"])  # a click is in no map: the aligner then falls back to the DTW margin
 
 
 def test_builtin_aligner_records_which_model_judged_it(tmp_path):
     from data_prep.arabic.g2p import speak_phones
     from data_prep.arabic.normalize import normalize_text
+    from data_prep.espeak_g2p import speak_phones_lang
     from data_prep.phonemes import BuiltinAligner
 
     text = "شَرِبَ الرَّجُلُ الْقَهْوَةَ ثُمَّ نَامَ."
@@ -133,6 +139,10 @@ def test_builtin_aligner_records_which_model_judged_it(tmp_path):
     dtw = BuiltinAligner(min_confidence=0.0, diacritizer="none", posterior_model=None)
     ali = dtw.align(spoken.speech.audio, spoken.speech.sample_rate, text)
     assert ali.meta["confidence_model"] == "coarse-dtw"
+    english = "The cat sat on the mat."
+    spoken_en = speak_phones_lang(english, "en")
+    ali = tiny.align(spoken_en.speech.audio, spoken_en.speech.sample_rate, english, lang="en")
+    assert ali.meta["confidence_model"] == "phonet-posteriors" and ali.meta["phone_set"] == "espeak-en"
     with pytest.raises(PhonetUnavailable):  # a folder named explicitly must hold the weights
         BuiltinAligner(diacritizer="none", posterior_model=str(tmp_path / "nowhere")).align(
             spoken.speech.audio, spoken.speech.sample_rate, text)

@@ -113,5 +113,12 @@ def test_failures_carry_reasons():
         make_aligner("whisper")
 
 
+def test_an_aligner_built_by_hand_gates_like_the_pipeline():
+    """make_aligner("builtin") and BuiltinAligner() refuse below the measured gate the shards are built with."""
+    from data_prep.workflow.config import PhonemesConfig
+
+    assert make_aligner("builtin").min_confidence == BuiltinAligner().min_confidence == PhonemesConfig.min_confidence
+
+
 def test_auto_falls_back_to_builtin_without_mfa_model():
     assert make_aligner("auto").name == "builtin-dtw"
