@@ -161,11 +161,11 @@ class BuiltinAligner:
         pad_s = 0.3
         tmpl = dtw.mfcc_features(dtw.pad_template(tmpl16, pad_s))  # (M, F)
         path, cost = dtw.multiscale_dtw(real, tmpl, radius=self.radius)
-        margin, judge, null_costs, confidence = self._margin(real16, tmpl16, pad_s, spoken.phones, lang)
+        starts = dtw.warp_times(path, pad_s + np.array([p.start for p in spoken.phones]))
+        margin, judge, null_costs, confidence = self._margin(real16, tmpl16, pad_s, spoken.phones, starts)
         if confidence < self.min_confidence:
             raise AlignmentFailed("low_confidence", f"confidence {confidence:.2f} < {self.min_confidence} "
                                   f"(null-model margin {margin:.3f})")
-        starts = dtw.warp_times(path, pad_s + np.array([p.start for p in spoken.phones]))
         ends = dtw.warp_times(path, pad_s + np.array([p.end for p in spoken.phones]))
         phones = [Interval(float(s), float(max(e, s)), p.phone) for s, e, p in zip(starts, ends, spoken.phones)]
         wst = dtw.warp_times(path, pad_s + np.array([w[0] for w in spoken.words]))
@@ -183,12 +183,13 @@ class BuiltinAligner:
                           "unaligned_words": unaligned,
                           "lang": lang, "phone_set": phone_set_name(lang)})
 
-    def _margin(self, real16: np.ndarray, tmpl16: np.ndarray, pad_s: float, phones, lang: str):
+    def _margin(self, real16: np.ndarray, tmpl16: np.ndarray, pad_s: float, phones, phone_starts: np.ndarray):
         """(margin, confidence model, null scores, confidence): phone posteriors when there are any, else DTW.
 
         With phonet's weights, and every phone in its map (Arabic, English and the other phones of
         data_prep/phone_inventory.py): :func:`~data_prep.arabic.posterior_margin.posterior_margin` on the
-        transcript's phones. Otherwise (``posterior_model=None``, no phonet installed, a phone not in the
+        transcript's phones (banded around ``phone_starts``, the DTW's phone times, on long recordings).
+        Otherwise (``posterior_model=None``, no phonet installed, a phone not in the
         map): the coarse-feature DTW margin against the espeak-ng template
         (:func:`~data_prep.arabic.dtw_aligner.null_margin`).
         """
@@ -197,7 +198,8 @@ class BuiltinAligner:
 
         model = self._phone_model() if pm.covers(p.phone for p in phones) else None
         if model is not None:
-            margin, _, nulls = pm.posterior_margin(model.posteriors(real16), [(p.phone, p.word_index) for p in phones])
+            margin, _, nulls = pm.posterior_margin(model.posteriors(real16), [(p.phone, p.word_index) for p in phones],
+                                                   phone_starts=phone_starts)
             return margin, "phonet-posteriors", nulls, pm.margin_confidence(margin)
         margin, _, nulls = dtw.null_margin(real16, tmpl16, pad_s, radius=self.radius)
         return margin, "coarse-dtw", nulls, dtw.margin_confidence(margin)

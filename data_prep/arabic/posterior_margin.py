@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data_prep.arabic.phonet_model import PHONES
+from data_prep.arabic.phonet_model import HOP_S, PHONES
 from data_prep.arabic.phoneset import LONG
 
 # 40 ms at phonet's 10 ms hop (80 ms when long). Measured on 34 real recordings (README): the right/wrong
@@ -37,6 +37,11 @@ MIN_FRAMES = 4
 # = 0.35) sits at a margin of 0.20, where on real recordings wrong transcripts stay under 10% (README)
 MARGIN_FULL = 0.20 / 0.35
 N_NULL = 3
+# a long recording's paths are kept within BAND_PHONES phones of where the DTW against the espeak-ng template put
+# each frame, so the cost grows with the length, not its square (a 10-minute source: 87 s unbanded). Only from
+# BAND_MIN_FRAMES (60 s) on: every recording the gate was measured on is shorter and runs unbanded
+BAND_PHONES = 40
+BAND_MIN_FRAMES = 6000
 SILENCE = ("sil", "<p:>")
 # Arabic phone (PHONE_SET, without length) -> the phonet phones it may be heard as
 ARABIC_TO_PHONET: dict[str, tuple[str, ...]] = {
@@ -80,64 +85,102 @@ def covers(phones) -> bool:
     return all((p[:-1] if p.endswith(LONG) else p) in PHONE_TO_PHONET for p in phones)
 
 
-def _states(phones: list[tuple[str, int]]) -> tuple[list[list[int]], np.ndarray, np.ndarray]:
+def _states(phones: list[tuple[str, int]]) -> tuple[list[tuple[int, ...]], np.ndarray, np.ndarray, np.ndarray]:
     """HMM states for (phone, word index) pairs: per state its posterior columns, a self-loop flag, and
-    a skip flag (the state may also be entered from two states back, jumping an optional silence)."""
-    cols, loop, skip = [], [], []
+    a skip flag (the state may also be entered from two states back, jumping an optional silence);
+    and per phone its first state."""
+    cols, loop, skip, firsts = [], [], [], []
 
-    def add(columns: list[int], n: int) -> None:
+    def add(columns: tuple[int, ...], n: int) -> None:
         for k in range(n):
             cols.append(columns)
             loop.append(k == n - 1)
             skip.append(False)
 
-    silence = [_INDEX[p] for p in SILENCE]
+    silence = tuple(_INDEX[p] for p in SILENCE)
     add(silence, 1)
     previous_word = None
     for phone, word in phones:
-        if previous_word is not None and word != previous_word:
+        new_word = previous_word is not None and word != previous_word
+        if new_word:
             add(silence, 1)
-            first = len(cols)
-            add(_columns(phone), MIN_FRAMES * (2 if phone.endswith(LONG) else 1))
-            skip[first] = True
-        else:
-            add(_columns(phone), MIN_FRAMES * (2 if phone.endswith(LONG) else 1))
+        firsts.append(len(cols))
+        add(tuple(_columns(phone)), MIN_FRAMES * (2 if phone.endswith(LONG) else 1))
+        skip[firsts[-1]] = new_word
         previous_word = word
     add(silence, 1)
     skip[1] = skip[-1] = True  # leading and trailing silence are optional too
-    return cols, np.array(loop), np.array(skip)
+    return cols, np.array(loop), np.array(skip), np.array(firsts)
 
 
-def best_path_logprob(log_post: np.ndarray, phones: list[tuple[str, int]]) -> float:
-    """Log-probability of the best path of ``phones`` through (T, len(PHONES)) log posteriors."""
-    cols, loop, skip = _states(phones)
-    n_frames = log_post.shape[0]
+def _band(firsts: np.ndarray, n_states: int, phone_at_frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame the first and last state a path may be in: BAND_PHONES phones either side of the
+    frame's phone (with the silences around them); both never decrease."""
+    n = len(firsts)
+    low = np.clip(phone_at_frame - BAND_PHONES, 0, n - 1)
+    high = phone_at_frame + BAND_PHONES + 1  # the first phone past the band
+    lo = np.where(low == 0, 0, firsts[low] - 1)
+    hi = np.where(high >= n, n_states - 1, firsts[np.minimum(high, n - 1)] - 1)
+    return np.maximum.accumulate(lo), np.maximum.accumulate(hi)
+
+
+def best_path_logprob(posteriors: np.ndarray, phones: list[tuple[str, int]],
+                      phone_at_frame: np.ndarray | None = None) -> float:
+    """Log-probability of the best path of ``phones`` through (T, len(PHONES)) posteriors.
+
+    Emissions are kept per phone class (a few dozen), not per state: a 20-minute source has some
+    60,000 states and 120,000 frames, which a (states, frames) table would need 57 GB for. With
+    ``phone_at_frame`` (T,) (non-decreasing phone indices), paths stay within :func:`_band` of it.
+    """
+    cols, loop, skip, firsts = _states(phones)
+    n_frames = posteriors.shape[0]
     if len(cols) - 2 > n_frames:  # more phone frames than the recording has
         return float(_NEG)
-    post = np.exp(log_post)
-    emit = np.stack([np.log(post[:, c].sum(axis=1) + 1e-8) for c in cols])  # (S, T)
-    score = np.full(len(cols), _NEG)
-    score[0], score[1] = emit[0, 0], emit[1, 0]
+    classes = sorted(set(cols))
+    floored = posteriors + 1e-8  # each phonet phone at least 1e-8, as the margins in the README were measured
+    emit = np.stack([np.log(floored[:, list(c)].sum(axis=1) + 1e-8) for c in classes], axis=1)  # (T, U)
+    class_index = {c: k for k, c in enumerate(classes)}
+    state_class = np.array([class_index[c] for c in cols])
+    n_states = len(cols)
+    if phone_at_frame is None:
+        lo, hi = np.zeros(n_frames, int), np.full(n_frames, n_states - 1)
+    else:
+        lo, hi = _band(firsts, n_states, np.asarray(phone_at_frame[:n_frames], int))
+    score = np.full(n_states + 2, _NEG)  # two never-entered states in front: score[k + 2] is state k
+    score[2:4] = emit[0, state_class[:2]]
     for t in range(1, n_frames):
-        stay = np.where(loop, score, _NEG)
-        step = np.concatenate([[_NEG], score[:-1]])
-        jump = np.where(skip, np.concatenate([[_NEG, _NEG], score[:-2]]), _NEG)
-        score = np.maximum(np.maximum(stay, step), jump) + emit[:, t]
+        a, b = lo[t], hi[t] + 1
+        prev = score[a: b + 2]  # states a-2 .. b-1 at t-1
+        best = np.maximum(prev[1:-1], np.where(skip[a:b], prev[:-2], _NEG))  # from the state before, or 2 back
+        best = np.maximum(best, np.where(loop[a:b], prev[2:], _NEG))  # or stay
+        if a > lo[t - 1]:
+            score[lo[t - 1] + 2: a + 2] = _NEG  # states the band has left
+        score[a + 2: b + 2] = best + emit[t, state_class[a:b]]
     return float(max(score[-1], score[-2]))
 
 
-def posterior_margin(posteriors: np.ndarray, phones: list[tuple[str, int]],
-                     n_null: int = N_NULL) -> tuple[float, float, list[float]]:
-    """(margin, right order's log-prob, shuffled orders' log-probs) for (phone, word index) pairs."""
+def posterior_margin(posteriors: np.ndarray, phones: list[tuple[str, int]], n_null: int = N_NULL,
+                     phone_starts: np.ndarray | None = None) -> tuple[float, float, list[float]]:
+    """(margin, right order's log-prob, shuffled orders' log-probs) for (phone, word index) pairs.
+
+    ``phone_starts`` (seconds, one per phone: where the DTW put them) bands the paths of recordings of
+    :data:`BAND_MIN_FRAMES` frames or more; the shuffled orders get the same band by phone position.
+    """
     if not phones:
         raise ValueError("posterior_margin: no phones")
-    log_post = np.log(np.asarray(posteriors, np.float64) + 1e-8)
-    right = best_path_logprob(log_post, phones)
+    posteriors = np.asarray(posteriors, np.float64)
+    at_frame = None
+    if phone_starts is not None and len(posteriors) >= BAND_MIN_FRAMES:
+        centres = (np.arange(len(posteriors)) + 0.5) * HOP_S
+        at_frame = np.clip(np.searchsorted(np.asarray(phone_starts), centres, side="right") - 1, 0, len(phones) - 1)
+        at_frame = np.maximum.accumulate(at_frame)
+    right = best_path_logprob(posteriors, phones, at_frame)
     nulls = []
     for seed in range(n_null):
         order = np.random.default_rng(seed).permutation(len(phones))
-        nulls.append(best_path_logprob(log_post, [(phones[o][0], phones[k][1]) for k, o in enumerate(order)]))
-    return float((right - np.mean(nulls)) / max(log_post.shape[0], 1)), right, nulls
+        shuffled = [(phones[o][0], phones[k][1]) for k, o in enumerate(order)]
+        nulls.append(best_path_logprob(posteriors, shuffled, at_frame))
+    return float((right - np.mean(nulls)) / max(posteriors.shape[0], 1)), right, nulls
 
 
 def margin_confidence(margin: float) -> float:

@@ -116,6 +116,28 @@ def test_margin_separates_the_right_phone_order_from_a_wrong_transcript():
     assert posterior_margin(post[:5], right)[0] == 0.0
 
 
+def test_long_recordings_are_banded_around_the_dtw_timing(monkeypatch):
+    from data_prep.arabic import posterior_margin as pm
+
+    rng = np.random.default_rng(3)
+    letters = ["k", "a", "t", "i", "b", "u", "s", "m", "l", "n"]
+    phones = [(letters[k], j // 3) for j, k in enumerate(rng.integers(len(letters), size=120))]
+    post = _posteriors_for(phones, frames_each=6)  # 4 frames of silence, then 6 per phone
+    starts = (4 + 6 * np.arange(len(phones))) * 0.010
+    monkeypatch.setattr(pm, "BAND_MIN_FRAMES", 100)
+    monkeypatch.setattr(pm, "BAND_PHONES", 8)
+    free = posterior_margin(post, phones)
+    banded = posterior_margin(post, phones, phone_starts=starts + rng.normal(scale=0.02, size=len(starts)))
+    assert banded[1] == pytest.approx(free[1])  # the right order's best path lies inside the band
+    assert all(b <= f + 1e-9 for b, f in zip(banded[2], free[2]))  # the shuffled ones may only lose
+    # timing that is 20 phones late keeps the right order's path out: far worse than unbanded
+    late = posterior_margin(post, phones, phone_starts=starts + 20 * 6 * 0.010)
+    assert late[1] < free[1] - 50
+    # shorter than BAND_MIN_FRAMES: never banded
+    monkeypatch.setattr(pm, "BAND_MIN_FRAMES", len(post) + 1)
+    assert posterior_margin(post, phones, phone_starts=starts + 1.2)[1] == pytest.approx(free[1])
+
+
 def test_every_phone_of_every_language_has_a_phonet_neighbour():
     from data_prep.phone_inventory import ALL_PHONES
 
