@@ -38,8 +38,8 @@ MIN_FRAMES = 4
 MARGIN_FULL = 0.20 / 0.35
 N_NULL = 3
 # a long recording's paths are kept within BAND_PHONES phones of where the DTW against the espeak-ng template put
-# each frame, so the cost grows with the length, not its square (a 10-minute source: 87 s unbanded). Only from
-# BAND_MIN_FRAMES (60 s) on: every recording the gate was measured on is shorter and runs unbanded
+# each frame, so the cost grows with the length, not its square. Only from BAND_MIN_FRAMES (60 s) on: every
+# recording the gate was measured on is shorter and runs unbanded
 BAND_PHONES = 40
 BAND_MIN_FRAMES = 6000
 SILENCE = ("sil", "<p:>")
@@ -128,8 +128,8 @@ def best_path_logprob(posteriors: np.ndarray, phones: list[tuple[str, int]],
                       phone_at_frame: np.ndarray | None = None) -> float:
     """Log-probability of the best path of ``phones`` through (T, len(PHONES)) posteriors.
 
-    Emissions are kept per phone class (a few dozen), not per state: a 20-minute source has some
-    60,000 states and 120,000 frames, which a (states, frames) table would need 57 GB for. With
+    Emissions are kept per phone class (a few dozen), not per state: a 16-minute source has some
+    43,000 states and 97,000 frames, which a (states, frames) table would need 33 GB for. With
     ``phone_at_frame`` (T,) (non-decreasing phone indices), paths stay within :func:`_band` of it.
     """
     cols, loop, skip, firsts = _states(phones)
