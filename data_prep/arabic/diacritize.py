@@ -9,7 +9,10 @@ diacritisers from PyPI are supported, both loaded lazily:
   on our held-out sample (``benchmarks/bench_alignment.py``, README);
 * ``mishkal`` (rule and lexicon based).
 
-Whatever the tool returns is passed through :func:`shadda_first`, because
+Marks the transcript already has win over the tool's (per letter: a fully
+diacritised Quranic verse is read as written, a partly marked sentence gets
+the tool's marks only where it has none). Whatever the tool returns is passed
+through :func:`shadda_first`, because
 espeak-ng needs the shadda before the short vowel on a letter. Text that is
 already fully diacritised can skip this step (``backend="none"``).
 
@@ -78,10 +81,34 @@ def _keep_letters(marked: str, body: str, backend: str) -> str:
     if len(got) != len(want):
         log.warning("diacritiser %s changed the words of %r; keeping the input", backend, body[:40])
         return body
-    kept = [g if strip_diacritics(g) == strip_diacritics(w) else w for g, w in zip(got, want)]
-    if kept != got:
+    kept = [_input_marks_win(g, w) if strip_diacritics(g) == strip_diacritics(w) else w for g, w in zip(got, want)]
+    if any(strip_diacritics(g) != strip_diacritics(w) for g, w in zip(got, want)):
         log.debug("diacritiser %s changed letters in %r; those words keep the input", backend, body[:40])
     return " ".join(kept)
+
+
+def _letters_with_marks(word: str) -> list[tuple[str, str]]:
+    """(character, the diacritics after it) for each non-diacritic character of ``word``."""
+    out: list[tuple[str, str]] = []
+    for ch in word:
+        if ch in DIACRITICS and out:
+            out[-1] = (out[-1][0], out[-1][1] + ch)
+        elif ch not in DIACRITICS:
+            out.append((ch, ""))
+    return out
+
+
+def _input_marks_win(marked: str, given: str) -> str:
+    """The diacritiser's word with the transcript's own marks wherever the transcript has some.
+
+    A transcript that is already diacritised (the Quran, textbooks, partly marked Common Voice
+    sentences) says what was read, case endings included; the model fills in only the letters the
+    transcript left bare. Both words have the same letters.
+    """
+    if not any(ch in DIACRITICS for ch in given):
+        return marked
+    return "".join(ch + (own or model) for (ch, model), (_, own) in
+                   zip(_letters_with_marks(marked), _letters_with_marks(given)))
 
 
 def _marks_per_letter(text: str) -> list[tuple[str, frozenset[str], bool]]:

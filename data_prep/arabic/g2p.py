@@ -16,8 +16,11 @@ Two facts the events do not carry are recovered here:
 A word espeak-ng can only read by switching language (a Latin or Chinese word
 in an Arabic transcript) gets no phones: it is left unaligned, not guessed.
 
-Geminates (two identical consonant events in one word) merge into one ``Cː``
-phone; /aj/ /aw/ (espeak ``a i`` / ``a u``) become ``a j`` / ``a w``.
+Geminates (a run of identical consonant events in one word, or one event
+the IPA marks long) become one ``Cː`` phone; /aj/ /aw/ (espeak ``a i`` /
+``a u``) become ``a j`` / ``a w``. The text is first respelt as it is spoken
+in running speech (:func:`data_prep.arabic.connected.spoken_spelling`: the
+article's alif elided inside an utterance, dagger alifs long).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from data_prep.arabic.normalize import PAUSE_PUNCT
-from data_prep.arabic.phoneset import CONSONANTS, LONG, espeak_to_ipa, is_vowel
+from data_prep.arabic.connected import spoken_spelling
+from data_prep.arabic.phoneset import CONSONANTS, LONG, base_of, espeak_to_ipa, is_vowel
 from data_prep.espeak import Speech, synthesize
 
 log = logging.getLogger(__name__)
@@ -113,6 +117,7 @@ def _silence_starts(speech: Speech, hop_s: float = 0.01) -> np.ndarray:
 def speak_phones(text: str, voice: str = "ar", rate: int = 160, pitch: int = 50,
                  pitch_range: int = 50) -> SpokenText:
     """Synthesise diacritised ``text`` and return its timed phones and word spans."""
+    text = spoken_spelling(text)
     speech = synthesize(text, voice=voice, rate=rate, pitch=pitch, pitch_range=pitch_range)
     events = speech.phonemes
     symbols = [e.symbol for e in events]
@@ -136,7 +141,7 @@ def speak_phones(text: str, voice: str = "ar", rate: int = 160, pitch: int = 50,
         except KeyError as exc:
             log.warning("%s; phone skipped", exc)
             continue
-        if long_flags[k] and is_vowel(phone):
+        if long_flags[k] and (is_vowel(phone) or phone in CONSONANTS):  # aː, and bː of rabːi (one event)
             phone += LONG
         raw.append(TimedPhone(ev.start, ev.start, phone, word_of.get(ev.text_position, -1)))
     return timed_text(speech, _merge(raw))
@@ -154,13 +159,17 @@ def timed_text(speech, phones: list[TimedPhone]) -> SpokenText:
 
 
 def _merge(raw: list[TimedPhone]) -> list[TimedPhone]:
-    """Merge geminate event pairs and turn a-i / a-u glides into a-j / a-w."""
+    """Merge runs of one consonant into a geminate and turn a-i / a-u glides into a-j / a-w.
+
+    espeak-ng says الرَّحْمَن with three r events (the article's lam assimilated, then the shadda) and
+    الدَّرْس as d + dː: every run of one consonant within a word is a single ``Cː``.
+    """
     out: list[TimedPhone] = []
     for p in raw:
         prev = out[-1] if out else None
         same_word = prev is not None and prev.word_index == p.word_index
-        if same_word and p.phone == prev.phone and p.phone in CONSONANTS:
-            prev.phone += LONG
+        if same_word and base_of(p.phone) in CONSONANTS and base_of(p.phone) == base_of(prev.phone):
+            prev.phone = base_of(p.phone) + LONG
             continue
         if same_word and prev.phone == "a" and p.phone in ("i", "u"):
             p.phone = "j" if p.phone == "i" else "w"

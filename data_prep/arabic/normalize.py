@@ -30,6 +30,11 @@ SHORT_VOWELS = FATHA + DAMMA + KASRA + FATHATAN + DAMMATAN + KASRATAN
 DIACRITICS = SHORT_VOWELS + SHADDA + SUKUN + "\u0670" + "\u0653\u0654\u0655" + "".join(
     chr(c) for c in range(0x06D6, 0x06ED) if unicodedata.category(chr(c)) == "Mn")
 
+# Quranic annotation (Uthmani script): pause marks (small high ligatures), the end-of-verse sign, small high
+# letters marking silence or recitation rules, honorifics. None is spoken; espeak-ng would read a
+# free-standing pause mark as a word. The Uthmani sukun (small high dotless head of khah) is a sukun
+QURANIC_SUKUN = "\u06e1"
+_UNSPOKEN = re.compile("[\u0610-\u061a\u06d6-\u06e0\u06e2-\u06ed]")
 _LETTER_FOLDS = {
     "\u0671": "\u0627",  # alef wasla -> alef
     "\u06cc": "\u064a",  # Persian yeh -> Arabic yeh
@@ -68,13 +73,14 @@ def normalize_text(text: str, keep_diacritics: bool = True, fold_hamza: bool = F
     """Fold a transcript to the spelling the rest of the pipeline expects.
 
     Steps: NFKC (presentation forms and ligatures such as ﷲ to plain letters,
-    decomposed hamza/madda to precomposed), tatweel removed, Persian/Urdu
+    decomposed hamza/madda to precomposed), tatweel and Quranic annotation
+    (pause marks, end-of-verse signs) removed, the Uthmani sukun made a sukun, Persian/Urdu
     letters folded to Arabic, Arabic-Indic and Persian digits to ASCII,
     Arabic punctuation to its ASCII twin, other symbols to spaces, whitespace
     collapsed, shadda put first. ``fold_hamza`` also maps أ إ آ→ا, ؤ→و, ئ ى→ي.
     """
     out = unicodedata.normalize("NFKC", text)
-    out = out.replace(TATWEEL, "")
+    out = _UNSPOKEN.sub("", out.replace(TATWEEL, "").replace(QURANIC_SUKUN, SUKUN))
     for src, dst in _LETTER_FOLDS.items():
         out = out.replace(src, dst)
     if fold_hamza:
