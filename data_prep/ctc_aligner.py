@@ -130,9 +130,10 @@ class CtcAligner:
         return (lambda x: (x - x.mean()) / np.sqrt(x.var() + 1e-7)) if normalise else (lambda x: x)
 
     def _vocab(self, lang: str) -> dict[str, int]:
-        """The token -> id map for ``lang``; MMS-1b-all style per-language vocabularies load their adapter."""
+        """The token -> id map for ``lang``, keys lower-cased (an English wav2vec2's vocabulary is upper case,
+        words are matched lower case); MMS-1b-all style per-language vocabularies load their adapter."""
         if not all(isinstance(v, dict) for v in self._vocab_all.values()):
-            return self._vocab_all
+            return {k.lower(): v for k, v in self._vocab_all.items()}
         iso = ISO3.get(lang.split("-")[0], lang)
         if iso not in self._vocab_all:
             from data_prep.phonemes import AlignmentFailed
@@ -140,7 +141,7 @@ class CtcAligner:
             raise AlignmentFailed("unsupported_language", f"{self.model_name} has no vocabulary for {iso!r}")
         if hasattr(self.model, "load_adapter"):
             self.model.load_adapter(iso)
-        return self._vocab_all[iso]
+        return {k.lower(): v for k, v in self._vocab_all[iso].items()}
 
     def log_posteriors(self, audio16k: np.ndarray) -> np.ndarray:
         """(T, V) float32 log-softmax of the model over 16 kHz audio, in windows of ``window_s`` with 1 s context."""

@@ -114,3 +114,48 @@ def test_auto_prefers_ctc_weights_and_falls_back_offline(tiny_ctc, monkeypatch):
     fallback = make_aligner("auto", ctc_model="nobody-h20/not-a-cached-model", diacritizer="none")
     assert isinstance(fallback, BuiltinAligner)
     assert isinstance(make_aligner("auto", ctc_model=None), BuiltinAligner)
+
+
+def test_auto_fetches_the_ctc_model_by_hub_id_once_then_runs_from_the_cache_offline(tiny_ctc, tmp_path, monkeypatch):
+    """``phonemes.ctc_model`` as a hub id: downloaded into the hub cache on first use, served from it offline.
+
+    The hub is a local stand-in (tests/helpers/fake_hub.py) serving the tiny model under a made-up id, so
+    this checks our hub-id path with the real ``huggingface_hub`` client, not the real MMS weights.
+    """
+    from huggingface_hub import constants
+
+    from tests.helpers.fake_hub import serve_hub
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with serve_hub({"tiny-org/tiny-mms": tiny_ctc}) as (endpoint, requests):
+        monkeypatch.setattr(constants, "ENDPOINT", endpoint)
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                            endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        online = make_aligner("auto", min_confidence=0.0, ctc_model="tiny-org/tiny-mms", diacritizer="none")
+        assert isinstance(online, CtcAligner) and online.model_name == "tiny-org/tiny-mms"
+        assert any(r.endswith("vocab.json") for r in requests), requests
+    assert (tmp_path / "hub" / "models--tiny-org--tiny-mms").is_dir()
+    # the stand-in hub is gone: offline, the same id loads from the cache
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cached = make_aligner("auto", min_confidence=0.0, ctc_model="tiny-org/tiny-mms", diacritizer="none")
+    assert isinstance(cached, CtcAligner)
+    ali = cached.align(_speech(), 16000, "the boat", lang="en")
+    assert ali.aligner == "ctc" and ali.meta["model"] == "tiny-org/tiny-mms"
+    assert [w.label for w in ali.words] == ["the", "boat"]
+
+
+def test_an_upper_case_vocabulary_spells_lower_case_words(tiny_ctc, tmp_path):
+    """English wav2vec2 CTC models (facebook/wav2vec2-base-960h and kin) have an upper-case vocabulary."""
+    import shutil
+
+    upper = tmp_path / "upper"
+    shutil.copytree(tiny_ctc, upper)
+    upper_vocab = {(k if k.startswith("<") else k.upper()): v for k, v in VOCAB.items()}
+    (upper / "vocab.json").write_text(json.dumps(upper_vocab))
+    aligner = CtcAligner(str(upper), min_confidence=0.0)
+    ali = aligner.align(_speech(), 16000, "The boat", lang="en")
+    assert [w.label for w in ali.words] == ["The", "boat"] and not ali.meta["unaligned_words"]
+    assert aligner.word_tokens("boat", "en", aligner._vocab("en")) == [VOCAB[c] for c in "boat"]
