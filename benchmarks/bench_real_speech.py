@@ -25,7 +25,7 @@ transcript (right) and with every other recording's transcript of the same
 language (wrong; ``--wrong next`` takes only the next one). Reported: the share
 of right transcripts the default gate (``phonemes.min_confidence``) accepts,
 the share of wrong ones it accepts, the confidences (and the built-in aligner's
-null-model margins) of both, how often a recording's own transcript scores
+per-frame and relative null-model margins) of both, how often a recording's own transcript scores
 above every wrong one, the same per group and for the recordings marked
 ``"human": false`` left out, and the median / 90th-percentile word-start error
 where a reference TextGrid exists. A gate is suggested as the midpoint between
@@ -139,6 +139,20 @@ def _summary(right: np.ndarray, wrong: list[np.ndarray], gate: float) -> dict:
             "suggested_gate": float((np.percentile(right, 5) + np.percentile(flat, 95)) / 2)}
 
 
+def _relative(ali: Alignment | None) -> float:
+    """The built-in aligner's relative margin (NaN for another aligner, the coarse-DTW judge or a failure)."""
+    value = ali.meta.get("relative_margin") if ali else None
+    return np.nan if value is None else float(value)
+
+
+def _min_median(values: list[float]) -> list[float] | None:
+    return None if not values or np.all(np.isnan(values)) else [float(np.nanmin(values)), float(np.nanmedian(values))]
+
+
+def _median_max(values: list[float]) -> list[float] | None:
+    return None if not values or np.all(np.isnan(values)) else [float(np.nanmedian(values)), float(np.nanmax(values))]
+
+
 def evaluate(manifest: Path, aligner_kinds: list[str], gate: float, ctc_model: str | None,
              wrong: str = "all", posterior_model: str | None = PhonemesConfig.posterior_model) -> dict:
     rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
@@ -155,12 +169,13 @@ def evaluate(manifest: Path, aligner_kinds: list[str], gate: float, ctc_model: s
         if kind == "builtin":
             options["posterior_model"] = posterior_model
         aligner = make_aligner(kind, min_confidence=0.0, **options)
-        right, wrongs, margins_r, margins_w, errs, failed = [], [], [], [], [], []
+        right, wrongs, margins_r, margins_w, rel_r, rel_w, errs, failed = [], [], [], [], [], [], [], []
         for k, row in enumerate(tqdm(rows, desc=kind)):
             audio = _load_16k(manifest.parent / row["audio"])
             ali, reason = _try(aligner, audio, row["text"], langs[k])
             right.append(ali.confidence if ali else 0.0)
             margins_r.append(ali.meta.get("margin", np.nan) if ali else np.nan)
+            rel_r.append(_relative(ali))
             if ali is None:
                 failed.append(f"{row['audio']}: {reason}")
             elif row.get("textgrid"):
@@ -170,6 +185,7 @@ def evaluate(manifest: Path, aligner_kinds: list[str], gate: float, ctc_model: s
                 bad, _ = _try(aligner, audio, rows[j]["text"], langs[k])
                 row_wrong.append(bad.confidence if bad else 0.0)
                 margins_w.append(bad.meta.get("margin", np.nan) if bad else np.nan)
+                rel_w.append(_relative(bad))
             wrongs.append(np.asarray(row_wrong))
         right = np.asarray(right)
         result = _summary(right, wrongs, gate)
@@ -179,6 +195,8 @@ def evaluate(manifest: Path, aligner_kinds: list[str], gate: float, ctc_model: s
             if not np.all(np.isnan(margins_r)) else None,
             "margin_wrong_median_max": [float(np.nanmedian(margins_w)), float(np.nanmax(margins_w))]
             if margins_w and not np.all(np.isnan(margins_w)) else None,
+            "relative_right_min_median": _min_median(rel_r),
+            "relative_wrong_median_max": _median_max(rel_w),
             "word_start_error_ms_median_p90": [float(np.median(errs)), float(np.percentile(errs, 90))] if errs else None,
             "failed_right": failed,
             "per_recording": {row["audio"]: {"right": round(float(r), 3), "wrong": [round(float(x), 3) for x in w]}

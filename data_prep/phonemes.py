@@ -36,7 +36,8 @@ from data_prep.phone_inventory import is_arabic, phone_id, phone_set_name, visem
 
 log = logging.getLogger(__name__)
 # the confidence below which an alignment is refused: the built-in aligner's gate, measured on real recordings
-# (0.35 = a phone-posterior margin of 0.20; README "Alignment on real speech"). The pipeline's
+# (0.35 = a relative phone-posterior margin of 0.20 and a per-frame one of 0.10; README "Alignment on real
+# speech"). The pipeline's
 # phonemes.min_confidence and make_aligner() default to it, so a user calling an aligner directly gets the
 # same gate the shards were built with
 DEFAULT_MIN_CONFIDENCE = 0.35
@@ -162,10 +163,10 @@ class BuiltinAligner:
         tmpl = dtw.mfcc_features(dtw.pad_template(tmpl16, pad_s))  # (M, F)
         path, cost = dtw.multiscale_dtw(real, tmpl, radius=self.radius)
         starts = dtw.warp_times(path, pad_s + np.array([p.start for p in spoken.phones]))
-        margin, judge, null_costs, confidence = self._margin(real16, tmpl16, pad_s, spoken.phones, starts)
+        margin, relative, judge, null_costs, confidence = self._margin(real16, tmpl16, pad_s, spoken.phones, starts)
         if confidence < self.min_confidence:
-            raise AlignmentFailed("low_confidence", f"confidence {confidence:.2f} < {self.min_confidence} "
-                                  f"(null-model margin {margin:.3f})")
+            detail = f"null-model margin {margin:.3f}" + ("" if relative is None else f", relative {relative:.3f}")
+            raise AlignmentFailed("low_confidence", f"confidence {confidence:.2f} < {self.min_confidence} ({detail})")
         ends = dtw.warp_times(path, pad_s + np.array([p.end for p in spoken.phones]))
         phones = [Interval(float(s), float(max(e, s)), p.phone) for s, e, p in zip(starts, ends, spoken.phones)]
         wst = dtw.warp_times(path, pad_s + np.array([w[0] for w in spoken.words]))
@@ -179,30 +180,34 @@ class BuiltinAligner:
         return Alignment(words, phones, confidence, self.name,
                          {"diacritised": marked, "template_rate": rate, "diacritizer": self.diacritizer,
                           "margin": round(margin, 4), "path_cost": round(cost, 4),
+                          "relative_margin": None if relative is None else round(relative, 4),
                           "confidence_model": judge, "null_scores": [round(c, 4) for c in null_costs],
                           "unaligned_words": unaligned,
                           "lang": lang, "phone_set": phone_set_name(lang)})
 
     def _margin(self, real16: np.ndarray, tmpl16: np.ndarray, pad_s: float, phones, phone_starts: np.ndarray):
-        """(margin, confidence model, null scores, confidence): phone posteriors when there are any, else DTW.
+        """(margin, relative margin, confidence model, null scores, confidence): phone posteriors when
+        there are any, else DTW.
 
         With phonet's weights, and every phone in its map (Arabic, English and the other phones of
-        data_prep/phone_inventory.py): :func:`~data_prep.arabic.posterior_margin.posterior_margin` on the
-        transcript's phones (banded around ``phone_starts``, the DTW's phone times, on long recordings).
+        data_prep/phone_inventory.py): :func:`~data_prep.arabic.posterior_margin.posterior_margin` and
+        :func:`~data_prep.arabic.posterior_margin.relative_margin` on the transcript's phones (banded
+        around ``phone_starts``, the DTW's phone times, on long recordings).
         Otherwise (``posterior_model=None``, no phonet installed, a phone not in the
         map): the coarse-feature DTW margin against the espeak-ng template
-        (:func:`~data_prep.arabic.dtw_aligner.null_margin`).
+        (:func:`~data_prep.arabic.dtw_aligner.null_margin`); it has no relative margin (None).
         """
         from data_prep.arabic import dtw_aligner as dtw
         from data_prep.arabic import posterior_margin as pm
 
         model = self._phone_model() if pm.covers(p.phone for p in phones) else None
         if model is not None:
-            margin, _, nulls = pm.posterior_margin(model.posteriors(real16), [(p.phone, p.word_index) for p in phones],
-                                                   phone_starts=phone_starts)
-            return margin, "phonet-posteriors", nulls, pm.margin_confidence(margin)
+            posteriors, labels = model.posteriors(real16), [(p.phone, p.word_index) for p in phones]
+            margin, right, nulls = pm.posterior_margin(posteriors, labels, phone_starts=phone_starts)
+            relative = pm.relative_margin(posteriors, labels, right, nulls)
+            return margin, relative, "phonet-posteriors", nulls, pm.posterior_confidence(margin, relative)
         margin, _, nulls = dtw.null_margin(real16, tmpl16, pad_s, radius=self.radius)
-        return margin, "coarse-dtw", nulls, dtw.margin_confidence(margin)
+        return margin, None, "coarse-dtw", nulls, dtw.margin_confidence(margin)
 
     def _phone_model(self):
         """phonet's phone model, or None (``posterior_model=None``, or the default "phonet" not installed)."""

@@ -80,10 +80,11 @@ class QualityConfig:
 @dataclass
 class PhonemesConfig:
     aligner: str = "auto"  # auto (mfa if set up, else ctc if its weights are here, else builtin) | ctc | builtin | none
-    # builtin-dtw: the transcript's phones against shuffled orders of them, scored on phonet's phone posteriors
-    # (data_prep/arabic/posterior_margin.py); 0.35 sits at a margin of 0.20. On 13 real recordings of people speaking
-    # MSA and six dialects (benchmarks/bench_real_speech.py, README) it accepts 92% of right transcripts and 4.7% of
-    # wrong ones; Quran recitation (18 verses, some 8 kHz) fails it
+    # builtin-dtw: the transcript's phones against shuffled orders of them and a free loop over them, scored on
+    # phonet's phone posteriors (data_prep/arabic/posterior_margin.py); 0.35 sits at a relative margin of 0.20 and a
+    # per-frame one of 0.10. On 13 real recordings of people speaking MSA and six dialects
+    # (benchmarks/bench_real_speech.py, README) it accepts 92% of right transcripts and 3.1% of wrong ones; Quran
+    # recitation (18 verses, some 8 kHz) fails it (1 of 18)
     min_confidence: float = DEFAULT_MIN_CONFIDENCE  # 0.35; make_aligner() and BuiltinAligner() default to it too
     # the phone model that judges built-in alignments: "phonet" (the installed package's weights) or a folder
     # holding phonemes.hdf5, mu.npy, std.npy; null (or "phonet" not installed) = the coarse-DTW margin.

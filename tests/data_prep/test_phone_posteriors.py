@@ -10,7 +10,8 @@ import torch
 from data_prep.arabic import phonet_model
 from data_prep.arabic.phonet_model import PHONES, PhonetPhoneModel, PhonetUnavailable, _keras_gru, weights_folder
 from data_prep.arabic.posterior_margin import ARABIC_TO_PHONET, PHONE_TO_PHONET, covers
-from data_prep.arabic.posterior_margin import margin_confidence, posterior_margin
+from data_prep.arabic.posterior_margin import (free_loop_logprob, posterior_confidence, posterior_margin,
+                                              relative_margin)
 from data_prep.arabic.phoneset import CONSONANTS, SHORT_VOWELS
 
 HAVE_PHONET = importlib.util.find_spec("phonet") is not None
@@ -111,7 +112,7 @@ def test_margin_separates_the_right_phone_order_from_a_wrong_transcript():
     good, _, nulls = posterior_margin(post, right)
     bad, _, _ = posterior_margin(post, wrong)
     assert len(nulls) == 3 and good > 0.5 and good > bad + 0.5
-    assert margin_confidence(good) == 1.0 and margin_confidence(-0.1) == 0.0
+    assert posterior_confidence(good, 1.0) == 1.0 and posterior_confidence(-0.1, 1.0) == 0.0
     # more phones than frames: no path, no margin, no crash
     assert posterior_margin(post[:5], right)[0] == 0.0
 
@@ -184,3 +185,30 @@ def test_default_model_missing_falls_back_to_the_dtw_margin(monkeypatch, caplog)
     phonet_model.load_phone_model.cache_clear()
     assert ali.meta["confidence_model"] == "coarse-dtw"
     assert "phonet package is not installed" in caplog.text
+
+
+def test_the_free_loop_bounds_every_order_and_the_relative_margin_calibrates_clear_voices():
+    """The free loop over a transcript's phones is the ceiling of its right and shuffled orders; the relative
+    margin is near 1 for the right transcript and low for a wrong one however sharply the voice is heard,
+    while the per-frame margin of the same wrong transcript grows with the sharpness."""
+    from data_prep.arabic import posterior_margin as pm
+
+    right = [("k", 0), ("a", 0), ("t", 0), ("a", 0), ("b", 0), ("a", 1), ("m", 1), ("uː", 1), ("s", 1),
+             ("l", 2), ("i", 2), ("n", 2), ("a", 2)]
+    wrong = [("k", 0), ("a", 0), ("t", 0), ("a", 0), ("b", 0), ("s", 1), ("i", 1), ("l", 1), ("u", 1), ("m", 2),
+             ("i", 2), ("n", 2), ("uː", 2)]  # the same first word, then another sentence
+    per_frame, relative = {}, {}
+    for sharp in (0.5, 0.95):
+        post = _posteriors_for(right, sharp=sharp)
+        for name, phones in (("right", right), ("wrong", wrong)):
+            margin, best, nulls = posterior_margin(post, phones)
+            ceiling = free_loop_logprob(post, phones)
+            assert ceiling >= best - 1e-9 and all(ceiling >= n - 1e-9 for n in nulls)
+            per_frame[name, sharp] = margin
+            relative[name, sharp] = relative_margin(post, phones, best, nulls)
+        assert relative["right", sharp] > 0.9 and relative["wrong", sharp] < 0.5
+        assert posterior_confidence(per_frame["right", sharp], relative["right", sharp]) == 1.0
+    # a clearer voice lifts the wrong transcript's per-frame margin (0.5 -> 1.0 here), not its relative one
+    assert per_frame["wrong", 0.95] > 1.5 * per_frame["wrong", 0.5] > 0
+    assert abs(relative["wrong", 0.95] - relative["wrong", 0.5]) < 0.05
+    assert pm.relative_margin(post[:5], right, *posterior_margin(post[:5], right)[1:]) == 0.0  # too short
