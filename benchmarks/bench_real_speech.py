@@ -121,9 +121,15 @@ def _try(aligner, audio, text, lang):
 
 
 def _load_16k(path: Path) -> np.ndarray:
+    """16 kHz mono float audio: soundfile for what it reads (wav, flac, ogg, mp3: the figures in the README),
+    ffmpeg for the rest (m4a, opus, webm, a video's sound track)."""
     from data_prep.arabic.dtw_aligner import to_feature_rate
+    from data_prep.media import load_audio
 
-    audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    try:
+        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    except sf.LibsndfileError:
+        return load_audio(path).astype(np.float32) / 32768.0
     return to_feature_rate(audio.mean(1), rate)
 
 
