@@ -197,10 +197,8 @@ def evaluate(manifest: Path, aligner_kinds: list[str], gate: float, ctc_model: s
         result = _summary(right, wrongs, gate)
         result.update({
             "gate": gate,
-            "margin_right_min_median": [float(np.nanmin(margins_r)), float(np.nanmedian(margins_r))]
-            if not np.all(np.isnan(margins_r)) else None,
-            "margin_wrong_median_max": [float(np.nanmedian(margins_w)), float(np.nanmax(margins_w))]
-            if margins_w and not np.all(np.isnan(margins_w)) else None,
+            "margin_right_min_median": _min_median(margins_r),
+            "margin_wrong_median_max": _median_max(margins_w),
             "relative_right_min_median": _min_median(rel_r),
             "relative_wrong_median_max": _median_max(rel_w),
             "word_start_error_ms_median_p90": [float(np.median(errs)), float(np.percentile(errs, 90))] if errs else None,

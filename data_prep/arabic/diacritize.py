@@ -81,8 +81,9 @@ def _keep_letters(marked: str, body: str, backend: str) -> str:
     if len(got) != len(want):
         log.warning("diacritiser %s changed the words of %r; keeping the input", backend, body[:40])
         return body
-    kept = [_input_marks_win(g, w) if strip_diacritics(g) == strip_diacritics(w) else w for g, w in zip(got, want)]
-    if any(strip_diacritics(g) != strip_diacritics(w) for g, w in zip(got, want)):
+    same_letters = [strip_diacritics(g) == strip_diacritics(w) for g, w in zip(got, want)]
+    kept = [_input_marks_win(g, w) if same else w for g, w, same in zip(got, want, same_letters)]
+    if not all(same_letters):
         log.debug("diacritiser %s changed letters in %r; those words keep the input", backend, body[:40])
     return " ".join(kept)
 
