@@ -1,14 +1,15 @@
-"""Arabic speech and phoneme timings from libespeak-ng, through ctypes.
+"""Arabic (and other) speech and phoneme timings from libespeak-ng, the same whatever spoke before.
 
-Why a binding rather than the ``espeak-ng`` command: the command line gives
-audio or phoneme strings, never *when* each phoneme is spoken. The library
-reports that through phoneme events (``espeakEVENT_PHONEME``) carrying the
-audio position of every phoneme, which is the ground truth the generated
-dataset and the aligner benchmark rely on.
+Why the library rather than the ``espeak-ng`` command: the command line gives audio or phoneme strings,
+never *when* each phoneme is spoken. The library reports that through phoneme events
+(``espeakEVENT_PHONEME``) carrying the audio position of every phoneme, which is the ground truth the
+generated dataset and the aligner benchmark rely on.
 
-libespeak-ng holds global state and is not thread safe, so one process uses
-it from one thread at a time (a lock guards it); worker processes each load
-their own copy.
+Why every utterance runs in a fresh process (:mod:`data_prep.espeak_process`): libespeak-ng keeps state
+between utterances, so the same text spoken again in one process came out a few samples longer, its
+events 1 ms later, and a resumed prep run or a test that spoke a text twice did not reproduce. A child
+interpreter per call costs about 0.1 s; results are cached per request in this process, which is safe
+now that the same request always gives the same speech.
 
     speech = synthesize("مَرْحَبًا", voice="ar", rate=160, pitch=50)
     speech.audio        # float32 mono in [-1, 1] at speech.sample_rate (22050)
@@ -18,50 +19,20 @@ their own copy.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import threading
+import json
+import subprocess
+import sys
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-# espeak_AUDIO_OUTPUT / espeak_EVENT_TYPE / option values from speak_lib.h
-_AUDIO_OUTPUT_SYNCHRONOUS = 2
-_INITIALIZE_PHONEME_EVENTS = 0x0001
-_INITIALIZE_PHONEME_IPA = 0x0002
-_INITIALIZE_DONT_EXIT = 0x8000
-_EVENT_LIST_TERMINATED = 0
-_EVENT_WORD = 1
-_EVENT_SENTENCE = 2
-_EVENT_END = 5
-_EVENT_MSG_TERMINATED = 6
-_EVENT_PHONEME = 7
-_POS_CHARACTER = 1
-_CHARS_UTF8 = 1
-_PARAM_RATE = 1
-_PARAM_VOLUME = 2
-_PARAM_PITCH = 3
-_PARAM_RANGE = 4
+from data_prep import espeak_process
 
-
-class _EventId(ctypes.Union):
-    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
-
-
-class _Event(ctypes.Structure):
-    _fields_ = [
-        ("type", ctypes.c_int),
-        ("unique_identifier", ctypes.c_uint),
-        ("text_position", ctypes.c_int),
-        ("length", ctypes.c_int),
-        ("audio_position", ctypes.c_int),
-        ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p),
-        ("id", _EventId),
-    ]
-
-
-_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+_CHILD = Path(espeak_process.__file__)
+_CACHE_SIZE = 256
+_cache: OrderedDict[tuple, tuple[dict, bytes]] = OrderedDict()
 
 
 class EspeakUnavailable(RuntimeError):
@@ -96,38 +67,26 @@ class Speech:
         return len(self.audio) / self.sample_rate
 
 
-_lock = threading.Lock()
-_lib = None
-_sample_rate = 0
-
-
-def _load() -> ctypes.CDLL:
-    global _lib, _sample_rate
-    if _lib is not None:
-        return _lib
-    name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
+def _speak_in_child(request: dict) -> tuple[dict, bytes]:
+    """Run :mod:`data_prep.espeak_process` in a fresh interpreter (``-I -S``: the standard library only)."""
+    timeout = 60 + 0.05 * len(request["text"])  # espeak-ng speaks ~100x faster than real time
     try:
-        lib = ctypes.CDLL(name)
-    except OSError as exc:
-        raise EspeakUnavailable(
-            f"cannot load libespeak-ng ({name}): install the Debian packages espeak-ng and libespeak-ng1"
-        ) from exc
-    lib.espeak_Initialize.restype = ctypes.c_int
-    lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-    lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
-    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-    lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-    lib.espeak_Synth.argtypes = [
-        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-        ctypes.c_uint, ctypes.POINTER(ctypes.c_uint), ctypes.c_void_p,
-    ]
-    options = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_PHONEME_IPA | _INITIALIZE_DONT_EXIT
-    rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, options)
-    if rate <= 0:
-        raise EspeakUnavailable(f"espeak_Initialize failed (returned {rate}); is espeak-ng-data installed?")
-    _sample_rate = rate
-    _lib = lib
-    return lib
+        proc = subprocess.run([sys.executable, "-I", "-S", str(_CHILD)], input=json.dumps(request).encode("utf-8"),
+                              capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise EspeakUnavailable(f"espeak-ng did not finish within {timeout:.0f} s for text "
+                                f"{request['text'][:40]!r}") from exc
+    line, _, audio = proc.stdout.partition(b"\n")
+    try:
+        header = json.loads(line.decode("utf-8"))
+    except ValueError:
+        header = {"error": f"the espeak-ng process exited with status {proc.returncode} and no answer: "
+                           f"{proc.stderr.decode(errors='replace')[-500:]}"}
+    if "error" in header:
+        raise EspeakUnavailable(header["error"])
+    if len(audio) != 2 * header["samples"]:
+        raise EspeakUnavailable(f"the espeak-ng process sent {len(audio)} bytes for {header['samples']} samples")
+    return header, audio
 
 
 def synthesize(text: str, voice: str = "ar", rate: int = 160, pitch: int = 50,
@@ -138,40 +97,20 @@ def synthesize(text: str, voice: str = "ar", rate: int = 160, pitch: int = 50,
     variant changes the speaker's timbre); ``rate`` is words per minute
     (80..450), ``pitch`` and ``pitch_range`` are 0..100. Arabic needs
     diacritised text for correct vowels (shadda before the short vowel).
+    The same arguments always give the same samples and events.
     """
-    with _lock:
-        lib = _load()
-        chunks: list[np.ndarray] = []
-        phonemes: list[PhonemeEvent] = []
-        words: list[WordEvent] = []
-
-        def on_audio(wav, n_samples, events):
-            if n_samples > 0:
-                chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
-            i = 0
-            while events[i].type != _EVENT_LIST_TERMINATED:
-                ev = events[i]
-                start = ev.audio_position / 1000.0
-                if ev.type == _EVENT_PHONEME:
-                    symbol = ev.id.string.decode("utf-8", errors="ignore")
-                    if symbol.strip():
-                        phonemes.append(PhonemeEvent(start, symbol, ev.text_position))
-                elif ev.type == _EVENT_WORD:
-                    words.append(WordEvent(start, ev.text_position, ev.length))
-                i += 1
-            return 0
-
-        callback = _SynthCallback(on_audio)  # keep a reference while synthesising
-        lib.espeak_SetSynthCallback(callback)
-        if lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            raise EspeakUnavailable(f"espeak-ng has no voice named {voice!r}")
-        for param, value in ((_PARAM_RATE, rate), (_PARAM_PITCH, pitch), (_PARAM_RANGE, pitch_range),
-                             (_PARAM_VOLUME, volume)):
-            lib.espeak_SetParameter(param, int(value), 0)
-        data = text.encode("utf-8") + b"\0"
-        buf = ctypes.create_string_buffer(data)
-        status = lib.espeak_Synth(buf, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-        if status != 0:
-            raise EspeakUnavailable(f"espeak_Synth failed with status {status} for text {text[:40]!r}")
-        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
-        return Speech(audio.astype(np.float32) / 32768.0, _sample_rate, phonemes, words)
+    request = {"text": str(text), "voice": str(voice), "rate": int(rate), "pitch": int(pitch),
+               "range": int(pitch_range), "volume": int(volume)}
+    key = tuple(request.values())
+    if key in _cache:
+        _cache.move_to_end(key)
+        header, audio = _cache[key]
+    else:
+        header, audio = _speak_in_child(request)
+        _cache[key] = (header, audio)
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
+    phonemes = [PhonemeEvent(start, symbol, pos) for start, symbol, pos in header["phonemes"]]
+    words = [WordEvent(start, pos, length) for start, pos, length in header["words"]]
+    return Speech(samples, header["sample_rate"], phonemes, words)
