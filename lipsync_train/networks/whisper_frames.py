@@ -33,8 +33,8 @@ transformers' ``models/whisper/convert_openai_to_hf.py`` (``remove_ignore_keys_`
 with ``WHISPER_MAPPING``, and its ``WhisperConfig`` arguments). That converter lives in the
 transformers *source tree only*: it is not in the wheels (checked 4.48.0 and 5.24.0), and its
 ``convert_openai_whisper_to_tfms`` downloads a generation config from the hub. So the mapping table
-is imported from transformers when it is importable and otherwise is the verbatim copy below
-(upstream commit 01080c629600d4ff3121446bb4f4a2e240c2cf41); the conversion then loads the
+is the copy below (upstream commit 01080c629600d4ff3121446bb4f4a2e240c2cf41), compared in a test with
+the table ``tools/fixtures/extract_whisper_mapping.py`` reads from that source file; the conversion then loads the
 encoder *strictly*: a leftover or missing tensor is an error naming every key. fp16 tensors are
 cast to the encoder's dtype (float32 by default, which is what LatentSync computes on CPU). On CUDA,
 LatentSync's ``transcribe`` runs the encoder in fp16 (weights kept fp32 and cast per op, LayerNorm and
@@ -74,7 +74,7 @@ WINDOW_OFFSETS = tuple(range(-AUDIO_FEAT_LENGTH[0] * STEPS_PER_FRAME, (AUDIO_FEA
 STEPS_PER_SEGMENT = WHISPER_SEGMENT_FRAMES // 2  # 1500
 
 # transformers/src/transformers/models/whisper/convert_openai_to_hf.py @ 01080c6, verbatim
-_WHISPER_MAPPING_COPY = {
+WHISPER_MAPPING = {
     "blocks": "layers",
     "mlp.0": "fc1",
     "mlp.2": "fc2",
@@ -96,10 +96,6 @@ _WHISPER_MAPPING_COPY = {
     "decoder.positional_embedding": "decoder.embed_positions.weight",
     "ln_post": "layer_norm",
 }
-try:  # a source install of transformers ships the converter module
-    from transformers.models.whisper.convert_openai_to_hf import WHISPER_MAPPING  # type: ignore
-except Exception:  # noqa: BLE001 - not in any wheel
-    WHISPER_MAPPING = _WHISPER_MAPPING_COPY
 
 
 def openai_to_hf_keys(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

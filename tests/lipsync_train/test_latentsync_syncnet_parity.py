@@ -9,6 +9,7 @@ by sha256. Tolerance: max |ours - LatentSync| <= 1e-4 x std(LatentSync), float32
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -20,7 +21,7 @@ from lipsync_train.networks.latentsync_syncnet import (
     load_latentsync_syncnet_state,
 )
 from lipsync_train.networks.whisper_frames import (
-    _WHISPER_MAPPING_COPY,
+    WHISPER_MAPPING,
     WINDOW_OFFSETS,
     WhisperFrameEncoder,
     encoder_from_openai_checkpoint,
@@ -173,16 +174,19 @@ def test_whisper_checkpoint_is_openai_format_fp16(whisper_ckpt, whisper):
     assert next(whisper.parameters()).dtype == torch.float32
 
 
-def test_key_mapping_is_transformers_converter(whisper_ckpt):
-    try:
-        from transformers.models.whisper.convert_openai_to_hf import WHISPER_MAPPING
-    except Exception:  # noqa: BLE001 - the converter is in transformers' source tree, not in its wheels
-        WHISPER_MAPPING = None
-    if WHISPER_MAPPING is not None:
-        assert WHISPER_MAPPING == _WHISPER_MAPPING_COPY
+def test_key_mapping_is_transformers_converter(whisper_ckpt, whisper):
+    """Our table is the converter's, entry for entry and in its order (the order matters: substring replaces).
+
+    The converter is in transformers' source tree only, so its table is a fixture read from that file by
+    ``tools/fixtures/extract_whisper_mapping.py``; and the renamed encoder keys are exactly the keys of
+    transformers' own ``WhisperEncoder``, with nothing left over on either side.
+    """
+    upstream = json.loads((FIXTURES.parent / "transformers" / "whisper_mapping.json").read_text())
+    assert list(WHISPER_MAPPING.items()) == [(k, upstream["WHISPER_MAPPING"][k]) for k in upstream["order"]]
     hf = openai_to_hf_keys(whisper_ckpt["model_state_dict"])
-    assert "encoder.layers.3.self_attn.k_proj.weight" in hf and "encoder.layer_norm.weight" in hf
-    assert "encoder.embed_positions.weight" in hf and "encoder.layers.0.final_layer_norm.bias" in hf
+    encoder_keys = {k[len("encoder."):] for k in hf if k.startswith("encoder.")}
+    assert encoder_keys == set(whisper.encoder.state_dict())
+    assert all(k.startswith(("encoder.", "decoder.")) for k in hf), sorted(hf)
 
 
 @pytest.mark.parametrize("name", ["short", "long"])
