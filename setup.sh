@@ -71,8 +71,11 @@ run_tests() {
   export RUN_SLOW="$slow" RUN_SLURM="$slurm"  # tests/conftest.py reads RUN_SLURM: fail, not skip, without a cluster
   [ "$slow" = 1 ] || marker="not slow"
   [ "$slurm" = 1 ] || marker="${marker:+$marker and }not slurm"
-  log "running tests (-m \"${marker:-all}\")"
-  "$VENV/bin/python" -m pytest ${marker:+-m "$marker"} -p no:cacheprovider "$@"
+  # pytest-randomly shuffles modules, then the tests in each, and reseeds random/numpy per test: the suite
+  # must pass in any order. TEST_ORDER_SEED=N repeats an order.
+  local seed="${TEST_ORDER_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"
+  log "running tests (-m \"${marker:-all}\") in random order: seed $seed (TEST_ORDER_SEED=$seed repeats it)"
+  "$VENV/bin/python" -m pytest ${marker:+-m "$marker"} -p no:cacheprovider -p randomly --randomly-seed="$seed" "$@"
 }
 
 cmd="${1:-run}"; shift || true

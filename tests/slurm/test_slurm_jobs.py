@@ -85,3 +85,12 @@ def test_eval_job_scores_a_video(tmp_path: Path):
     assert_completed(wait_until_finished(job, 500, [log]), [log])
     results = json.loads((out / "results.json").read_text())
     assert [v["video"] for v in results["videos"]] == ["clip.mp4"]
+    # the job's scores are the reference port's of syncnet_python for the same weights and video
+    from evaluation.reference_lse import reference_evaluate
+    from evaluation.syncnet_loader import load_syncnet
+
+    offset, lse_c, lse_d = reference_evaluate(load_syncnet(str(weights)), videos / "clip.mp4")
+    row = results["videos"][0]
+    assert row["offset"] == offset, row
+    assert (row["lse_c"], row["lse_d"]) == pytest.approx((lse_c, lse_d), rel=1e-4, abs=1e-4), row
+    assert (results["lse_c"], results["lse_d"]) == pytest.approx((row["lse_c"], row["lse_d"]))
