@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from data_prep.workflow.converters import main
-from data_prep.workflow.converters._transcripts import load_rules, match_key
+from data_prep.workflow.converters._transcripts import check_transcript, load_rules, match_key
 from data_prep.workflow.converters.muavic import from_muavic
 from data_prep.workflow.converters.multitalk import from_multitalk
 from data_prep.workflow.manifest import read_manifest
@@ -101,6 +101,28 @@ def test_match_key_folds_spellings_and_every_rule_compiles():
     assert match_key("أإآٱ ى ة") == "اااا ي ه"
     rules = load_rules()
     assert {r.kind for r in rules} == {"outro", "music", "suffix"}
+
+
+@pytest.mark.parametrize("text", [
+    "لا تنسى الاشتراك في القناة",  # singular verb (MultiTalk's arabic.json let it through before)
+    "لا تنسي الاشتراك في القناة",  # feminine
+    "لا تنس الاشتراك بالقناة",  # jussive
+    "لا تنسوا الاشتراك في القناة",
+    "اشتركي في القناة",
+    "المترجم الى القناة",  # MultiTalk's arabic.json let it through before
+    "المترجمة للقناة",
+])
+def test_outro_variants_are_dropped(text):
+    assert check_transcript(text, 3.0, load_rules()).drop == "outro"
+
+
+@pytest.mark.parametrize("text", [
+    "لا تنسى أن تراجع الدرس قبل الامتحان",  # the same verbs in a teacher's sentence
+    "المترجم الى العربية هو أحمد",
+    "اشتركت في القناة الرياضية منذ سنوات طويلة",
+])
+def test_speech_that_shares_outro_words_is_kept(text):
+    assert check_transcript(text, 3.0, load_rules()).drop is None
 
 
 def test_broken_clips_cost_only_themselves(tmp_path):
