@@ -83,6 +83,26 @@ def test_converted_unet_reproduces_latentsync_through_the_pipeline(converted, un
     assert pipe.latent_mask.shape[-1] == 256 // pipe.vae.downsample
 
 
+def test_converted_scheduler_is_latentsync_ddim(converted):
+    """Inference samples with LatentSync's DDIM (its configs/scheduler_config.json, a fixture copied by
+    tools/fixtures/copy_latentsync_scheduler.py) and training predicts epsilon, as LatentSync's UNet does."""
+    from diffusers import DDIMScheduler
+
+    reference = DDIMScheduler.from_config(json.loads((FIXTURES / "scheduler_config.json").read_text()))
+    pipe = LipSyncPipeline.from_checkpoint(converted / "unet.ckpt")
+    ours = pipe.schedule.sampler(pipe.sampler_name)
+    assert type(ours) is DDIMScheduler and pipe.schedule.prediction_type == "epsilon"
+    for key in ("prediction_type", "clip_sample", "set_alpha_to_one", "steps_offset", "timestep_spacing",
+                "beta_schedule", "beta_start", "beta_end", "num_train_timesteps", "thresholding",
+                "rescale_betas_zero_snr"):
+        assert ours.config[key] == reference.config[key], key
+    assert torch.equal(ours.betas, reference.betas) and ours.final_alpha_cumprod == reference.final_alpha_cumprod
+    for steps in (2, 20):
+        ours.set_timesteps(steps)
+        reference.set_timesteps(steps)
+        assert torch.equal(ours.timesteps, reference.timesteps), steps
+
+
 def test_converted_audio_path_reproduces_latentsync_features(converted):
     pipe = LipSyncPipeline.from_checkpoint(converted / "unet.ckpt")
     audio = make_audio(SHORT_SAMPLES, SHORT_SEED)
