@@ -201,7 +201,7 @@ def merge_parts(cfg: dict) -> dict:
                         {"pipeline_version": PIPELINE_VERSION, "parts": count,
                          "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
                          "source_frames": sum(p["frames"] for p in parts),
-                         "quality": quality_summary(clips, cfg.get("quality")), "clips": clips,
+                         "quality": quality_summary(clips, cfg.get("quality"), cfg["align"]["size"]), "clips": clips,
                          "phonemes": dict(sorted(Counter(q.get("phonemes", "unknown") for q in clips.values()).items())),
                          "sync": merged_sync_record(parts),
                          "align": {"size": cfg["align"]["size"], "template": cfg["align"].get("template", "mesh")}})
@@ -217,9 +217,12 @@ def merged_sync_record(parts: list[dict]) -> dict:
     return dict(unchecked[0] if unchecked else records[0], parts_checked=len(records) - len(unchecked))
 
 
-def quality_summary(clips: dict[str, dict], thresholds: dict | None) -> dict:
-    """index.json's ``quality``: the thresholds used and min / median / max of each measure over kept clips."""
+def quality_summary(clips: dict[str, dict], thresholds: dict | None, size: int) -> dict:
+    """index.json's ``quality``: the thresholds as applied to the ``size`` px crop (``max_upscale`` resolved
+    from its default when unset) and min / median / max of each measure over kept clips."""
     import numpy as np
+
+    from data_prep.workflow.quality import QualityThresholds
 
     measures = sorted({m for q in clips.values() for m, v in q.items() if isinstance(v, (int, float))})
     stats = {}
@@ -227,7 +230,7 @@ def quality_summary(clips: dict[str, dict], thresholds: dict | None) -> dict:
         values = np.array([q[m] for q in clips.values() if isinstance(q.get(m), (int, float))], np.float64)
         stats[m] = {"min": round(float(values.min()), 4), "median": round(float(np.median(values)), 4),
                     "max": round(float(values.max()), 4)}
-    return {"thresholds": dict(thresholds or {}), "kept_clips": stats}
+    return {"thresholds": QualityThresholds.from_config(thresholds).applied(size), "kept_clips": stats}
 
 
 def summary_table(index: dict) -> str:

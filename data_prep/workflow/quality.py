@@ -23,7 +23,7 @@ dropped with a reason from :mod:`data_prep.workflow.drops`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
@@ -64,6 +64,11 @@ class QualityThresholds:
     @classmethod
     def from_config(cls, cfg: dict | None) -> "QualityThresholds":
         return cls(**(cfg or {}))
+
+    def applied(self, size: int) -> dict:
+        """The thresholds as the checks apply them to a ``size`` px crop (``max_upscale`` resolved), for index.json."""
+        limit = self.max_upscale if self.max_upscale is not None else default_max_upscale(size)
+        return {**asdict(self), "max_upscale": float(limit)}
 
 
 def upscale_factor(affines: np.ndarray) -> float:
@@ -128,7 +133,7 @@ def measure_clip(affines: np.ndarray, frames: np.ndarray, pose: np.ndarray | Non
 
 def check_upscale(upscale: float, size: int, limits: QualityThresholds, clip: str) -> None:
     """Raise ``face_too_small`` when the face needs more than the allowed upscale to reach ``size``."""
-    limit = limits.max_upscale if limits.max_upscale is not None else default_max_upscale(size)
+    limit = limits.applied(size)["max_upscale"]
     if upscale > limit:
         raise Dropped(STAGE, "face_too_small", f"{clip}: the {size} px crop upscales the face {upscale:.2f}x "
                                                f"> quality.max_upscale {limit}")

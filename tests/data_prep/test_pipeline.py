@@ -100,6 +100,15 @@ def test_index_counts_the_clips_with_phonemes(full_run):
     assert "alignment_confidence" in index["quality"]["kept_clips"]
 
 
+def test_index_records_the_quality_thresholds_as_applied(full_run):
+    from data_prep.workflow.quality import default_max_upscale
+
+    index = json.loads((full_run / "index.json").read_text())
+    limit = index["quality"]["thresholds"]["max_upscale"]
+    assert limit == default_max_upscale(index["align"]["size"]) == 1.0  # quality.max_upscale: null -> the default
+    assert index["clips"] and all(clip["upscale"] <= limit for clip in index["clips"].values())
+
+
 def test_every_broken_source_is_dropped_with_its_reason(generated, full_run):
     expected = {}
     for line in generated.read_text(encoding="utf-8").splitlines():

@@ -98,6 +98,17 @@ def test_upscale_limit_depends_on_the_crop_size():
         check_upscale(1.3, 512, QualityThresholds(max_upscale=1.0), "clip_0000")
 
 
+def test_recorded_thresholds_are_the_ones_the_check_applies():
+    """index.json records ``applied(size)``; the drop detail names the same limit (was: null vs 1.0)."""
+    for limits, size in ((QualityThresholds(), 256), (QualityThresholds(), 512), (QualityThresholds(max_upscale=1.2), 256)):
+        limit = limits.applied(size)["max_upscale"]
+        assert limit == (limits.max_upscale or {256: 1.0, 512: 1.5}[size])
+        check_upscale(limit, size, limits, "clip_0000")  # at the limit: kept
+        with pytest.raises(Dropped, match=f"quality.max_upscale {limit}$"):
+            check_upscale(limit + 0.01, size, limits, "clip_0000")
+    assert QualityThresholds(max_yaw=20.0).applied(256)["max_yaw"] == 20.0
+
+
 def _two_people(mesh3d, scale_b: float, n: int = 20, talker: str | None = None, energy=None) -> np.ndarray:
     """(n, 2, 478, 3) linked faces: A on the left, B (``scale_b`` times larger) on the right."""
     a = mesh3d.copy()
