@@ -1,6 +1,6 @@
 """Benchmark the Arabic phonetics stack: boundary error of the aligners, DER of the diacritisers.
 
-    .venv/bin/python benchmarks/bench_alignment.py            # full run (~2 min on one core)
+    .venv/bin/python benchmarks/bench_alignment.py            # full run: 24 sentences x 4 conditions, long sources
     .venv/bin/python benchmarks/bench_alignment.py --quick    # 6 sentences, 1 condition
 
 Ground truth: held-out, hand-diacritised MSA sentences (below; never used to
@@ -109,7 +109,7 @@ def run(sentences: list[str], conditions, oracle: bool) -> dict:
             "within_20ms": float(np.mean(errs <= 20)), "matched": float(np.mean(matched)),
             "conf_right": float(np.median(confs)), "conf_wrong": float(np.median(wrong_confs)),
             "conf_right_min": float(np.min(confs)), "conf_wrong_max": float(np.max(wrong_confs)),
-            "cpu_s_per_audio_min": 60 * secs / audio_s}
+            "wall_s_per_audio_min": 60 * secs / audio_s}
 
 
 def der_table(sentences: list[str]) -> dict:
@@ -148,8 +148,16 @@ def main() -> None:
     sentences = HELD_OUT[:6] if args.quick else HELD_OUT
     conditions = CONDITIONS[:1] if args.quick else CONDITIONS
     print("diacritic error rate (held-out):", der_table(sentences))
+    results = {}
     for oracle in (False, True):
-        print(f"alignment oracle_diacritics={oracle}:", run(sentences, conditions, oracle))
+        results[oracle] = run(sentences, conditions, oracle)
+        print(f"alignment oracle_diacritics={oracle}:", results[oracle])
+    print("\n| transcript | median | p90 | within 20 ms | wall s per minute of audio (one process) |")
+    print("|---|---|---|---|---|")
+    for oracle, name in ((False, "bare text (text2tashkeel)"), (True, "oracle diacritics")):
+        r = results[oracle]
+        print(f"| {name} | {r['median_ms']:.0f} ms | {r['p90_ms']:.0f} ms | {100 * r['within_20ms']:.1f} % | "
+              f"{r['wall_s_per_audio_min']:.1f} s |")
     if not args.quick:
         print("long audio:", long_audio_timing(sentences))
         print("long source (the paragraph 10 times):", long_audio_timing(sentences, repeats=10))

@@ -7,7 +7,7 @@ the pipeline's own stages and compares, for that clip:
 
 (a) the schema's concatenated JPEG stream + offsets index (``schema.encode_frames``, q92 and q75),
 (b) H.264 mp4 with the default GOP, decord seeking to the window,
-(c) all-intra H.264 mp4 (``-g 1``), decord (crf 18, and crf 8 to match JPEG q92's PSNR),
+(c) all-intra H.264 mp4 (``-g 1``), decord (crf 18, and crf 8, nearer JPEG q92's PSNR),
 (d) one PNG per frame.
 
 It prints markdown tables: median window decode time and bytes per clip per
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     offsets75 = schema.decode_npy(index75)
     offsets = schema.decode_npy(index)
     mp4_default, mp4_intra = encode_mp4(frames, None), encode_mp4(frames, 1)
-    mp4_intra_hq = encode_mp4(frames, 1, crf=8)  # about the JPEG q92 quality (PSNR column)
+    mp4_intra_hq = encode_mp4(frames, 1, crf=8)  # nearer the JPEG q92 quality (PSNR column)
     pngs = encode_pngs(frames)
     formats = [
         ("(a) JPEG stream + offsets (schema, q92)", len(mjpeg) + len(index),

@@ -8,8 +8,7 @@ VAE's shapes, Whisper-tiny's; every UNet tensor perturbed), renders one generate
 ``lipsync-infer`` on it with ``--seconds`` of its audio and ``--steps`` DDIM steps (LatentSync's other defaults:
 guidance 1.5, so two UNet passes per step, and 16-frame chunks). Prints the command's wall time, the
 ``lip-sync`` part of it as ``lipsync-infer`` logs it, its peak RSS and the output's video and audio lengths.
-The conversion itself is not timed here (the random sources would come from LatentSync's own code; a run on
-such sources is what the README's figure for ``lipsync-convert-weights`` reports).
+The conversion itself is not timed here (the random sources would come from LatentSync's own code).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@
     # five LibriVox readings with pocketsphinx's word boundaries, five card names, one command)
     .venv/bin/python benchmarks/bench_real_speech.py --pocketsphinx PATH/TO/pocketsphinx
     # --posterior-model none: judge with the coarse-DTW margin instead of phonet's posteriors
+    # --min-phone-frames N: the confidence HMM's shortest phone in phonet frames of 10 ms (default 4 = 40 ms)
 
 For each aligner and each recording, the recording is aligned with its own
 transcript (right) and with every other recording's transcript of the same
@@ -26,8 +27,11 @@ language (wrong; ``--wrong next`` takes only the next one). Reported: the share
 of right transcripts the default gate (``phonemes.min_confidence``) accepts,
 the share of wrong ones it accepts, the confidences (and the built-in aligner's
 per-frame and relative null-model margins) of both, how often a recording's own transcript scores
-above every wrong one, the same per group and for the recordings marked
-``"human": false`` left out, and the median / 90th-percentile word-start error
+above every wrong one, the chance that a right transcript scores above a
+wrong one (``auc_*``: over every (right, wrong) pair of the set, ties counted
+half; of the confidence, the per-frame margin and the relative margin), the
+same per group and for the recordings marked ``"human": false`` left out,
+and the median / 90th-percentile word-start error
 where a reference TextGrid exists. A gate is suggested as the midpoint between
 the 5th percentile of right and the 95th of wrong confidences. Public sources
 of real Arabic speech are listed in the README (section "Alignment on real
@@ -140,15 +144,30 @@ def _summary(right: np.ndarray, wrong: list[np.ndarray], gate: float) -> dict:
     return {"recordings": len(right), "wrong_pairs": len(flat),
             "right_accepted": float(np.mean(right >= gate)), "wrong_accepted": float(np.mean(flat >= gate)),
             "own_above_every_wrong": float(np.mean(own_best)) if own_best else None,
+            "auc_confidence": auc(right, flat),
             "conf_right_p5_median": [float(np.percentile(right, 5)), float(np.median(right))],
             "conf_wrong_median_p95": [float(np.median(flat)), float(np.percentile(flat, 95))],
             "suggested_gate": float((np.percentile(right, 5) + np.percentile(flat, 95)) / 2)}
+
+
+def auc(right, wrong) -> float | None:
+    """The chance that a right transcript's score is above a wrong one's: the share of all (right, wrong)
+    pairs in which it is, ties counted half (the Mann-Whitney AUC). NaN scores (no such score) are left out."""
+    r, w = np.asarray(right, float), np.asarray(wrong, float)
+    r, w = r[~np.isnan(r)], w[~np.isnan(w)]
+    if not len(r) or not len(w):
+        return None
+    return float(((r[:, None] > w[None, :]).sum() + 0.5 * (r[:, None] == w[None, :]).sum()) / (len(r) * len(w)))
 
 
 def _relative(ali: Alignment | None) -> float:
     """The built-in aligner's relative margin (NaN for another aligner, the coarse-DTW judge or a failure)."""
     value = ali.meta.get("relative_margin") if ali else None
     return np.nan if value is None else float(value)
+
+
+def _rounded(value: float) -> float | None:
+    return None if value is None or np.isnan(value) else round(float(value), 3)
 
 
 def _min_median(values: list[float]) -> list[float] | None:
@@ -186,33 +205,43 @@ def evaluate(manifest: Path, aligner_kinds: list[str], gate: float, ctc_model: s
                 failed.append(f"{row['audio']}: {reason}")
             elif row.get("textgrid"):
                 errs += word_start_errors(_words_only(manifest.parent / row["textgrid"]), ali)
-            row_wrong = []
+            row_wrong, row_margins, row_rel = [], [], []
             for j in others[k]:
                 bad, _ = _try(aligner, audio, rows[j]["text"], langs[k])
                 row_wrong.append(bad.confidence if bad else 0.0)
-                margins_w.append(bad.meta.get("margin", np.nan) if bad else np.nan)
-                rel_w.append(_relative(bad))
+                row_margins.append(bad.meta.get("margin", np.nan) if bad else np.nan)
+                row_rel.append(_relative(bad))
             wrongs.append(np.asarray(row_wrong))
+            margins_w.append(row_margins)
+            rel_w.append(row_rel)
+
+        def summary(idx: list[int]) -> dict:
+            out = _summary(right[idx], [wrongs[i] for i in idx], gate)
+            for name, r, w in (("margin", margins_r, margins_w), ("relative", rel_r, rel_w)):
+                out[f"auc_{name}"] = auc([r[i] for i in idx], [x for i in idx for x in w[i]])
+            return out
+
         right = np.asarray(right)
-        result = _summary(right, wrongs, gate)
+        result = summary(list(range(len(rows))))
         result.update({
             "gate": gate,
             "margin_right_min_median": _min_median(margins_r),
-            "margin_wrong_median_max": _median_max(margins_w),
+            "margin_wrong_median_max": _median_max([x for w in margins_w for x in w]),
             "relative_right_min_median": _min_median(rel_r),
-            "relative_wrong_median_max": _median_max(rel_w),
+            "relative_wrong_median_max": _median_max([x for w in rel_w for x in w]),
             "word_start_error_ms_median_p90": [float(np.median(errs)), float(np.percentile(errs, 90))] if errs else None,
             "failed_right": failed,
-            "per_recording": {row["audio"]: {"right": round(float(r), 3), "wrong": [round(float(x), 3) for x in w]}
-                              for row, r, w in zip(rows, right, wrongs)},
+            "per_recording": {row["audio"]: {"right": round(float(r), 3), "wrong": [round(float(x), 3) for x in w],
+                                             "right_margin": _rounded(m), "right_relative": _rounded(rel)}
+                              for row, r, w, m, rel in zip(rows, right, wrongs, margins_r, rel_r)},
         })
         human = [i for i, row in enumerate(rows) if row.get("human", True)]
         if len(human) < len(rows):
             # wrong transcripts stay those of every recording; only the audio is restricted to people
-            result["human only"] = _summary(right[human], [wrongs[i] for i in human], gate)
+            result["human only"] = summary(human)
         for g in sorted({r.get("group", "") for r in rows} - {""}):
             idx = [i for i, r in enumerate(rows) if r.get("group") == g]
-            result[f"group {g}"] = _summary(right[idx], [wrongs[i] for i in idx], gate)
+            result[f"group {g}"] = summary(idx)
         report[kind] = result
     return report
 
@@ -318,10 +347,17 @@ def main() -> None:
     parser.add_argument("--posterior-model", default=PhonemesConfig.posterior_model,
                         help="the built-in aligner's judge: phonet (default), a folder of its weights, "
                              "or 'none' for the coarse-DTW margin")
+    parser.add_argument("--min-phone-frames", type=int, default=None,
+                        help="the phone-posterior HMM's shortest phone in 10 ms frames (long phones twice it); "
+                             "default data_prep.arabic.posterior_margin.MIN_FRAMES (4: 40 ms)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if not (args.data or args.standin or args.habibi or args.pocketsphinx):
         parser.error("give --data MANIFEST, --habibi CHECKOUT, --pocketsphinx CHECKOUT or --standin")
+    if args.min_phone_frames is not None:  # a sweep of the shortest phone: the module constant is read per call
+        from data_prep.arabic import posterior_margin
+
+        posterior_margin.MIN_FRAMES = args.min_phone_frames
     with tempfile.TemporaryDirectory() as tmp:
         if args.data:
             manifest = args.data

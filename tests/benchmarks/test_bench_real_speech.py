@@ -114,3 +114,25 @@ def test_recordings_in_containers_soundfile_cannot_read_are_decoded_by_ffmpeg(be
     assert abs(len(audio) - 16000) < 2048 and 0.15 < np.abs(audio).max() < 0.45
     spectrum = np.abs(np.fft.rfft(audio[:16000]))  # 1 Hz bins
     assert abs(int(spectrum.argmax()) - 440) <= 2
+
+
+def test_auc_is_the_share_of_right_wrong_pairs_the_right_one_wins(bench):
+    # pairs: (0.9 vs 0.1, 0.6, 0.5) wins 3; (0.5 vs 0.1) wins, (0.5 vs 0.6) loses, (0.5 vs 0.5) ties: 3 + 1 + 0.5 of 6
+    assert bench.auc([0.9, 0.5], [0.1, 0.6, 0.5]) == pytest.approx(4.5 / 6)
+    assert bench.auc([0.9, np.nan], [0.1, np.nan]) == pytest.approx(1.0)  # no such score: left out
+    assert bench.auc([np.nan], [0.1]) is None
+    got = bench._summary(np.array([0.9, 0.5]), [np.array([0.1, 0.6]), np.array([0.5])], gate=0.35)
+    assert got["auc_confidence"] == pytest.approx(4.5 / 6)
+
+
+def test_min_phone_frames_sets_the_hmm_shortest_phone(bench, tmp_path, monkeypatch):
+    from data_prep.arabic import posterior_margin
+
+    monkeypatch.setattr(posterior_margin, "MIN_FRAMES", posterior_margin.MIN_FRAMES)  # restored afterwards
+    seen = {}
+    monkeypatch.setattr(bench, "evaluate", lambda *a, **k: seen.setdefault("frames", posterior_margin.MIN_FRAMES))
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("")
+    monkeypatch.setattr("sys.argv", ["bench_real_speech.py", "--data", str(manifest), "--min-phone-frames", "3"])
+    bench.main()
+    assert seen["frames"] == 3
