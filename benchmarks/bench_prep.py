@@ -80,7 +80,8 @@ def main() -> None:
         print("\n| dropped | stage | reason | detail |")
         print("|---|---|---|---|")
         for d in dropped:
-            print(f"| {d['id']} | {d['stage']} | {d['reason']} | {d['detail'].splitlines()[0] if d['detail'] else ''} |")
+            detail = d["detail"].splitlines()[0] if d["detail"] else ""
+            print(f"| {d['id']} | {d['stage']} | {d['reason']} | {detail} |")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
 
