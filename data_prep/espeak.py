@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from data_prep import espeak_process
 _CHILD = Path(espeak_process.__file__)
 _CACHE_SIZE = 256
 _cache: OrderedDict[tuple, tuple[dict, bytes]] = OrderedDict()
+_cache_lock = threading.Lock()  # the app speaks from several threads; the children themselves need no lock
 
 
 class EspeakUnavailable(RuntimeError):
@@ -102,14 +104,16 @@ def synthesize(text: str, voice: str = "ar", rate: int = 160, pitch: int = 50,
     request = {"text": str(text), "voice": str(voice), "rate": int(rate), "pitch": int(pitch),
                "range": int(pitch_range), "volume": int(volume)}
     key = tuple(request.values())
-    if key in _cache:
-        _cache.move_to_end(key)
-        header, audio = _cache[key]
-    else:
-        header, audio = _speak_in_child(request)
-        _cache[key] = (header, audio)
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+    header, audio = cached if cached is not None else _speak_in_child(request)
+    if cached is None:
+        with _cache_lock:
+            _cache[key] = (header, audio)
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
     samples = np.frombuffer(audio, dtype=np.int16).astype(np.float32) / 32768.0
     phonemes = [PhonemeEvent(start, symbol, pos) for start, symbol, pos in header["phonemes"]]
     words = [WordEvent(start, pos, length) for start, pos, length in header["words"]]
