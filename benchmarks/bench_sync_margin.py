@@ -1,7 +1,11 @@
-"""The tiny recipe's judged sync margin over several training seeds (issue 16): mean and spread, not one lucky seed.
+"""The tiny recipe's judged sync margin over training seeds, beside its null control: mean, spread and worst seed.
 
-    python benchmarks/bench_sync_margin.py --out runs/bench_margin                        # seeds 1234 0 1
-    python benchmarks/bench_sync_margin.py --out runs/bench_margin --seeds 1234 0 1 2 --unet-steps 450
+    python benchmarks/bench_sync_margin.py --out runs/bench_margin                        # seeds 1234 0 1 2 3
+    python benchmarks/bench_sync_margin.py --out runs/bench_margin --seeds 1234 0 --unet-steps 700 --no-null
+
+The null control (``data.audio_from=other_clip``) trains the same recipe with the same seed and budget on the
+same frames, but with every clip's audio taken from another speaker's clip: whatever margin it shows is what
+training without a usable audio signal gives, and the acceptance bounds must sit above it.
 
 The chain of ``tests/lipsync_train/test_unet_sync_margin.py`` through the same command lines: generated data
 (``lipsync-make-data``, 8 speakers x 6 videos) -> ``lipsync-prep`` -> the SyncNet expert (``experiment=syncnet``,
@@ -27,6 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+SUMMARY_KEYS = ("margin", "wins", "in_sync", "confidence_vs_driving", "confidence_vs_other", "ground_truth_confidence")
+
+
 def cli(module: str, *args: str, log: Path) -> float:
     """Run one console command (``python -m module args``) with its output in ``log``; -> seconds."""
     t0 = time.perf_counter()
@@ -49,8 +56,10 @@ def train(out: Path, name: str, args: list[str], timings: dict) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1234, 0, 1])
-    parser.add_argument("--unet-steps", type=int, default=450)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1234, 0, 1, 2, 3])
+    parser.add_argument("--no-null", dest="null", action="store_false", help="skip the null control runs")
+    parser.add_argument("--unet-overrides", nargs="*", default=[], help="more lipsync-train overrides for the UNet")
+    parser.add_argument("--unet-steps", type=int, default=700)
     parser.add_argument("--expert-steps", type=int, default=1000)
     parser.add_argument("--judge-steps", type=int, default=1000)
     parser.add_argument("--clips", type=int, default=4)
@@ -69,35 +78,43 @@ def main() -> None:
     judge = train(out, "judge", ["experiment=sync_judge", f"data.shards={prep}",
                                  f"trainer.max_steps={args.judge_steps}"], timings)
 
-    from evaluation.metrics.sync_margin import check_judge_independent, split_clips, sync_margin
+    from evaluation.metrics.sync_margin import SYNC_BOUNDS, check_judge_independent, meets_bounds, split_clips, sync_margin
     from lipsync_train.inference.pipeline import LipSyncPipeline
     from lipsync_train.networks.sync_scorer import load_sync_scorer
 
     clips = split_clips(str(prep), "test", args.clips, args.frames)
     scorer = load_sync_scorer(judge)
-    rows = []
+    rows = {"real": [], "null": []}
     for seed in args.seeds:
-        unet = train(out, f"unet_seed{seed}", ["experiment=unet_tiny", f"data.shards={prep}",
-                                               f"model.syncnet_ckpt={expert}", f"seed={seed}",
-                                               f"trainer.max_steps={args.unet_steps}"], timings)
-        check_judge_independent(unet, judge)
-        t0 = time.perf_counter()
-        res = sync_margin(LipSyncPipeline.from_checkpoint(unet), scorer, clips, num_steps=10, guidance_scale=1.0)
-        timings[f"score_seed{seed}"] = time.perf_counter() - t0
-        offsets = [g["vs_driving"]["offset"] for g in res["generations"]]
-        rows.append({"seed": seed, **{k: res[k] for k in ("margin", "wins", "in_sync", "confidence_vs_driving",
-                                                             "confidence_vs_other", "ground_truth_confidence")},
-                     "offsets_vs_driving": offsets, "generations": res["generations"]})
-        print(f"seed {seed:>5}: margin {res['margin']:+.3f}  wins {res['wins']:.2f}  in sync {res['in_sync']:.2f}  "
-              f"vs driving {res['confidence_vs_driving']:.3f}  vs other {res['confidence_vs_other']:.3f}  "
-              f"ground truth {res['ground_truth_confidence']:.3f}  offsets {offsets}", flush=True)
-    summary = {k: {"mean": float(np.mean([r[k] for r in rows])), "std": float(np.std([r[k] for r in rows], ddof=1))
-                   if len(rows) > 1 else 0.0, "min": float(np.min([r[k] for r in rows]))}
-               for k in ("margin", "wins", "in_sync")}
-    print("over seeds: " + "  ".join(f"{k} {v['mean']:+.3f} +- {v['std']:.3f} (min {v['min']:+.3f})"
-                                     for k, v in summary.items()))
+        for recipe in ("real", "null") if args.null else ("real",):
+            name = f"unet_seed{seed}" + ("_null" if recipe == "null" else "")
+            extra = ["data.audio_from=other_clip"] if recipe == "null" else []
+            unet = train(out, name, ["experiment=unet_tiny", f"data.shards={prep}", f"model.syncnet_ckpt={expert}",
+                                     f"seed={seed}", f"trainer.max_steps={args.unet_steps}", *extra,
+                                     *args.unet_overrides], timings)
+            check_judge_independent(unet, judge)
+            t0 = time.perf_counter()
+            res = sync_margin(LipSyncPipeline.from_checkpoint(unet), scorer, clips, num_steps=10, guidance_scale=1.0)
+            timings[f"score_{name}"] = time.perf_counter() - t0
+            offsets = [g["vs_driving"]["offset"] for g in res["generations"]]
+            rows[recipe].append({"seed": seed, **{k: res[k] for k in SUMMARY_KEYS}, "offsets_vs_driving": offsets,
+                                 "meets_bounds": meets_bounds(res), "generations": res["generations"]})
+            print(f"{recipe:>4} seed {seed:>5}: margin {res['margin']:+.3f}  wins {res['wins']:.2f}  "
+                  f"in sync {res['in_sync']:.2f}  vs driving {res['confidence_vs_driving']:.3f}  "
+                  f"vs other {res['confidence_vs_other']:.3f}  ground truth {res['ground_truth_confidence']:.3f}  "
+                  f"meets bounds {meets_bounds(res)}  offsets {offsets}", flush=True)
+    summary = {recipe: {k: {"mean": float(np.mean([r[k] for r in rs])), "min": float(np.min([r[k] for r in rs])),
+                            "max": float(np.max([r[k] for r in rs])),
+                            "std": float(np.std([r[k] for r in rs], ddof=1)) if len(rs) > 1 else 0.0}
+                        for k in ("margin", "wins", "in_sync")} for recipe, rs in rows.items() if rs}
+    for recipe, stats in summary.items():
+        print(f"{recipe} over {len(rows[recipe])} seeds: " + "  ".join(
+            f"{k} mean {v['mean']:+.3f} sd {v['std']:.3f} min {v['min']:+.3f} max {v['max']:+.3f}"
+            for k, v in stats.items()) + f"  meeting the bounds {sum(r['meets_bounds'] for r in rows[recipe])}"
+            f"/{len(rows[recipe])}")
     (out / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                                  "seeds": rows, "summary": summary, "seconds": timings}, indent=2))
+                                                  "bounds": SYNC_BOUNDS, "seeds": rows, "summary": summary,
+                                                  "seconds": timings}, indent=2))
     print(f"results: {out / 'results.json'}")
 
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from data_prep.schema import SAMPLES_PER_FRAME
-from evaluation.metrics.sync_margin import check_judge_independent, sync_margin
+from evaluation.metrics.sync_margin import SYNC_BOUNDS, check_judge_independent, meets_bounds, sync_margin
 from lipsync_train.inference.video import reference_indices
 
 S = 8
@@ -54,6 +54,48 @@ def clips(n: int = 3, frames: int = 40) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(0)
     return [(rng.integers(0, 255, (frames, S, S, 3), dtype=np.uint8),
              np.full(frames * SAMPLES_PER_FRAME, 20 + i, np.int16)) for i in range(n)]
+
+
+class CopySourcePipeline(StandInPipeline):
+    """Ignores its audio and hands back the source frames: the source mouth, which fits the clip's own audio."""
+
+    def generate(self, faces, references, tokens, num_steps, guidance_scale, seed, **_):
+        return faces.clone()
+
+
+class ChanceJudge(StandInJudge):
+    """As :class:`StandInJudge`, but a mouth that does not show this audio gets what a real judge gives
+    unrelated audio: a low confidence and an offset anywhere in its +-15 search, both varying by pair."""
+
+    def av_offset(self, frames: np.ndarray, audio: np.ndarray) -> tuple[int, float]:
+        if frames[0, 0, 0, 0] == audio[0]:
+            return int(frames[0, 0, 0, 1]), 1.0
+        rng = np.random.default_rng([int(frames[0, 0, 0, 0]), int(audio[0]), int(frames[1].sum())])
+        return int(rng.integers(-15, 16)), float(rng.uniform(0.05, 0.15))
+
+
+def tagged_clips(n: int = 8, frames: int = 40) -> list[tuple[np.ndarray, np.ndarray]]:
+    """As :func:`clips`, with each clip's true mouth: its frames show its own audio's tag, at lag 0."""
+    out = []
+    for video, audio in clips(n, frames):
+        video = video.copy()
+        video[:, 0, 0, 0], video[:, 0, 0, 1] = audio[0], 0
+        out.append((video, audio))
+    return out
+
+
+def test_copying_the_source_mouth_wins_half_is_in_sync_half_and_fails_the_bounds():
+    res = sync_margin(CopySourcePipeline(), ChanceJudge(), tagged_clips())
+    assert res["wins"] == 0.5 and res["in_sync"] == pytest.approx(0.5, abs=1 / 16)  # a chance offset may be near 0
+    assert not meets_bounds(res) and res["wins"] < SYNC_BOUNDS["wins"] and res["in_sync"] < SYNC_BOUNDS["in_sync"]
+
+
+def test_a_deaf_generator_fails_the_bounds_and_a_listening_one_meets_them():
+    deaf = sync_margin(StandInPipeline(listens=False), ChanceJudge(), tagged_clips())
+    assert abs(deaf["margin"]) < 0.1 and deaf["in_sync"] < 0.5 and not meets_bounds(deaf), deaf
+    assert meets_bounds(sync_margin(StandInPipeline(), ChanceJudge(), tagged_clips()))
+    late = sync_margin(StandInPipeline(lag=3), ChanceJudge(), tagged_clips())
+    assert late["margin"] > SYNC_BOUNDS["margin"] and not meets_bounds(late)  # confident, but 3 frames late
 
 
 def test_a_generator_that_follows_its_audio_wins_both_ways():
