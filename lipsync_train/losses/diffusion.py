@@ -2,7 +2,9 @@
 
 - :func:`denoising_loss`: MSE between the UNet's prediction and the schedule's
   target (the noise for ``epsilon`` prediction, ``v`` for ``v_prediction``),
-  in float32 whatever the training precision.
+  in float32 whatever the training precision; optionally weighted, e.g. by
+  :func:`mouth_weight`, which weighs the latents of the mouth region more
+  (outside it the masked frame's latent already gives the answer away).
 - :func:`clip_noise`: the noise added to a clip's latents; with ``alpha > 0``
   LatentSync's mixed noise (after "Preserve Your Own Correlation", arXiv
   2305.10474): a share ``alpha^2 / (1 + alpha^2)`` of the variance common to
@@ -18,9 +20,20 @@ import torch
 import torch.nn.functional as F
 
 
-def denoising_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(N, 4, h, w) prediction and target -> scalar MSE in float32."""
-    return F.mse_loss(pred.float(), target.float())
+def denoising_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """(N, 4, h, w) prediction and target -> scalar MSE in float32; ``weight`` (broadcast to them) gives a
+    weighted mean (sum of weighted squares / sum of weights), so a weight of 1 everywhere is the plain MSE."""
+    if weight is None:
+        return F.mse_loss(pred.float(), target.float())
+    weight = weight.float().expand_as(pred)
+    return ((pred.float() - target.float()) ** 2 * weight).sum() / weight.sum()
+
+
+def mouth_weight(pixel_mask: torch.Tensor, latent_size: int, inside: float) -> torch.Tensor:
+    """(1, 1, S, S) pixel mask (1 = regenerate) -> (1, 1, h, h) loss weights: ``inside`` on latents wholly
+    inside the mouth region, 1 outside, the share covered in between (area resizing)."""
+    share = F.interpolate(pixel_mask.float(), size=(latent_size, latent_size), mode="area")
+    return 1.0 + (inside - 1.0) * share
 
 
 def masked_pixel_l1(estimate: torch.Tensor, pixels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,9 @@ One training step on a batch of windows (B clips x T frames, see ``unet_windows.
    tokens by zeros with probability ``audio_dropout``, which trains the
    unconditional model classifier-free guidance needs at inference;
 3. noise the target latents at one timestep per clip, predict with the UNet
-   and regress the noise (``epsilon``) or ``v`` (noise schedule config);
+   and regress the noise (``epsilon``) or ``v`` (noise schedule config),
+   optionally weighing the mouth region's latents ``mouth_loss_weight`` times
+   (1, LatentSync's plain MSE, by default);
 4. optionally decode the one-step clean estimate with the VAE and add the
    SyncNet expert loss (``syncnet_weight``), a pixel L1 on the mouth region
    (``pixel_l1_weight``), LPIPS-VGG on the lower half (``lpips_weight``) and LatentSync's TREPA over
@@ -15,7 +17,8 @@ One training step on a batch of windows (B clips x T frames, see ``unet_windows.
    the VideoMAE-v2 checkpoint; ``losses/trepa.py``). The frozen VideoMAE-v2 (1 B parameters at ViT-g size)
    is left out of checkpoints: it is rebuilt from ``trepa_weights``.
 
-``mixed_noise_alpha > 0`` draws LatentSync's mixed noise (a share common to the
+``cache_latents`` keeps each frame's latents once the VAE is frozen (small data
+only: ``modules/latent_cache.py``). ``mixed_noise_alpha > 0`` draws LatentSync's mixed noise (a share common to the
 clip's frames plus an independent share, ``losses/diffusion.py``). With
 ``init_from`` a UNet checkpoint (ours or ``lipsync-convert-weights``'), ``net``,
 ``vae``, ``audio_encoder`` and ``noise_schedule`` may be null: they are rebuilt
@@ -48,10 +51,11 @@ from lipsync_train.networks.noise_schedule import NoiseSchedule
 from lipsync_train.networks.unet_checkpoint import build_unet_parts, spec_pixel_mask, unet_spec
 from lipsync_train.networks.vae import FrozenVAE
 from lipsync_train.data.datamodule import data_face_template
-from lipsync_train.losses.diffusion import clip_noise, denoising_loss, masked_pixel_l1
+from lipsync_train.losses.diffusion import clip_noise, denoising_loss, masked_pixel_l1, mouth_weight
 from lipsync_train.losses.lpips import LPIPS
 from lipsync_train.losses.sync_loss import SyncNetLoss
 from lipsync_train.losses.trepa import TREPALoss
+from lipsync_train.modules.latent_cache import LatentCache
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,8 @@ class LipSyncDiffusionModule(pl.LightningModule):
                  mask_region: dict[str, float] | None = None, image_size: int = 64, init_from: str | None = None,
                  lpips_weight: float = 0.0, lpips: dict[str, str | None] | None = None, mixed_noise_alpha: float = 0.0,
                  gradient_checkpointing: bool = False, trepa_weight: float = 0.0, trepa_weights: str | None = None,
-                 trepa: dict[str, Any] | None = None):
+                 trepa: dict[str, Any] | None = None, mouth_loss_weight: float = 1.0, cache_latents: bool = False,
+                 cache_latents_max_frames: int = 200_000):
         super().__init__()
         self.save_hyperparameters(logger=False, ignore=["net", "vae", "audio_encoder", "noise_schedule",
                                                         "optimizer", "scheduler"])
@@ -103,6 +108,11 @@ class LipSyncDiffusionModule(pl.LightningModule):
         self.register_buffer("pixel_mask", torch.as_tensor(pixels)[None, None], persistent=False)  # (1, 1, S, S)
         self.register_buffer("latent_mask", self.net.net_mask(self.pixel_mask, vae.downsample),
                              persistent=False)  # (1, 1, h, w), in the net's own convention
+        if mouth_loss_weight <= 0:
+            raise ValueError(f"model.mouth_loss_weight={mouth_loss_weight}: expected > 0 (1 = plain MSE)")
+        self.register_buffer("noise_weight", None if mouth_loss_weight == 1 else mouth_weight(
+            self.pixel_mask, image_size // vae.downsample, mouth_loss_weight), persistent=False)
+        self.latent_cache = LatentCache(cache_latents_max_frames) if cache_latents else None
         self.inference_defaults = (init_spec or {}).get("defaults")
         if init is not None:
             self._load_weights(init, init_from)
@@ -164,11 +174,24 @@ class LipSyncDiffusionModule(pl.LightningModule):
         """Frames -> latents: target, masked target, reference (N, C, h, w), pixels (N, 3, S, S) in [-1, 1]."""
         frames = batch["video"].flatten(0, 1).float() / 127.5 - 1.0  # (N, 3, S, S)
         reference = batch["reference"].flatten(0, 1).float() / 127.5 - 1.0
+        if self.latent_cache is not None and not self._in_vae_warmup() and "frame_start" in batch:
+            return {"pixels": frames, **self._cached_latents(batch, frames, reference)}
         with torch.no_grad():
             latents = self.vae.encode(frames)
             masked = self.vae.encode(frames * (1 - self.pixel_mask))
             ref = self.vae.encode(reference)
         return {"pixels": frames, "latents": latents, "masked": masked, "reference": ref}
+
+    def _cached_latents(self, batch: dict[str, Any], frames: torch.Tensor,
+                        reference: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``model.cache_latents``: the frozen VAE's latents of each frame, encoded the first time it is seen."""
+        b, t = batch["video"].shape[:2]
+        cache, keys, encode = self.latent_cache, batch["key"], self.vae.encode
+        return {"latents": cache.latents(encode, keys, batch["frame_start"], frames.unflatten(0, (b, t)), "frame"),
+                "masked": cache.latents(encode, keys, batch["frame_start"],
+                                        (frames * (1 - self.pixel_mask)).unflatten(0, (b, t)), "masked"),
+                "reference": cache.latents(encode, keys, batch["reference_start"], reference.unflatten(0, (b, t)),
+                                           "frame")}
 
     def diffusion_losses(self, batch: dict[str, Any], generator: torch.Generator | None = None,
                          dropout: float = 0.0) -> dict[str, torch.Tensor]:
@@ -183,7 +206,7 @@ class LipSyncDiffusionModule(pl.LightningModule):
         noisy = self.schedule.add_noise(x["latents"], noise, timesteps)
         mask = self.latent_mask.expand(len(noisy), -1, -1, -1)
         pred = self.net(noisy, mask, x["masked"], x["reference"], timesteps, tokens, num_frames=t)
-        losses = {"noise": denoising_loss(pred, self.schedule.target(x["latents"], noise, timesteps))}
+        losses = {"noise": denoising_loss(pred, self.schedule.target(x["latents"], noise, timesteps), self.noise_weight)}
         h = self.hparams
         if h.syncnet_weight > 0 or h.pixel_l1_weight > 0 or h.lpips_weight > 0 or self.trepa_weight > 0:
             estimate = self.vae.decode(self.schedule.predict_x0(noisy, pred, timesteps))  # (N, 3, S, S)

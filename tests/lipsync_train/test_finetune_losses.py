@@ -1,11 +1,12 @@
-"""The losses LatentSync's stage 2 adds: plain-torch LPIPS-VGG (published weight layouts) and mixed noise."""
+"""The losses LatentSync's stage 2 adds: plain-torch LPIPS-VGG (published weight layouts) and mixed noise; the tiny
+recipe's mouth-weighted noise loss."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lipsync_train.losses.diffusion import clip_noise
+from lipsync_train.losses.diffusion import clip_noise, denoising_loss, mouth_weight
 from lipsync_train.losses.lpips import LPIPS
 
 
@@ -63,3 +64,17 @@ def test_mixed_noise_shares_alpha_squared_over_one_plus_alpha_squared_of_the_var
     assert abs(((a - a.mean()) * (other - other.mean())).mean().item()) < 0.02
     g0, g1 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     assert torch.equal(clip_noise((6, 4, 8, 8), 3, 0.0, g0), torch.randn((6, 4, 8, 8), generator=g1))
+
+
+def test_mouth_weighted_noise_loss_weighs_the_mouth_latents_and_is_plain_mse_at_weight_one():
+    pixel_mask = torch.zeros(1, 1, 16, 16)
+    pixel_mask[..., 8:, 4:12] = 1  # the mouth: latents (4, 8) rows 2..3, cols 1..2 of a 4x4 latent at factor 4
+    w = mouth_weight(pixel_mask, 4, inside=5.0)
+    assert w.shape == (1, 1, 4, 4) and w[0, 0, 2:, 1:3].eq(5).all() and w.sum() == 16 + 4 * 4
+    target = torch.zeros(2, 4, 4, 4)
+    inside, outside = target.clone(), target.clone()
+    inside[..., 2:, 1:3], outside[..., :2, :] = 1.0, 1.0 / 2 ** 0.5  # the same plain MSE (0.25) either way
+    assert denoising_loss(inside, target) == pytest.approx(denoising_loss(outside, target))
+    assert denoising_loss(inside, target, mouth_weight(pixel_mask, 4, 1.0)) == pytest.approx(0.25)
+    assert denoising_loss(inside, target, w) == pytest.approx(5 * 4 / 32)  # weighted squares / weights
+    assert denoising_loss(outside, target, w) == pytest.approx(0.5 * 8 / 32)

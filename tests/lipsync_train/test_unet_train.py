@@ -3,6 +3,7 @@ warm-up, the noise / SyncNet / pixel losses, EMA and module selection, and its c
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from dataclasses import asdict
@@ -115,3 +116,22 @@ def test_stage2_trains_only_selected_modules_from_stage1(shard_dir: Path, tmp_pa
     changed = {k for k in s2 if k.startswith("net.") and not torch.equal(s2[k], s1["ema_net." + k[4:]])}
     assert changed and all("attn2." in k for k in changed)
     assert torch.equal(s2["vae.vae.decoder.conv_out.weight"], s1["vae.vae.decoder.conv_out.weight"])  # VAE frozen
+
+
+def test_cached_latents_are_the_frozen_vaes_latents_of_the_same_frames(shard_dir: Path, tmp_path: Path):
+    from hydra.utils import instantiate
+
+    cfg = compose_train(["experiment=unet_tiny", f"data.shards={shard_dir}", f"paths.output_dir={tmp_path}", *TINY,
+                         "model.syncnet_ckpt=null", "model.syncnet_weight=0", "model.vae_warmup_steps=0",
+                         "model.cache_latents=true"])
+    model, data = instantiate(cfg.model), instantiate(cfg.data)
+    data.audio_inputs = model.audio_encoder.window_inputs()
+    data.setup("fit")
+    batches = list(itertools.islice(iter(data.train_dataloader()), 3))
+    fresh = [model.encode_inputs({k: v for k, v in b.items() if k != "frame_start"}) for b in batches]  # uncached
+    cached = [model.encode_inputs(b) for b in batches]
+    assert len(model.latent_cache) > 0
+    again = model.encode_inputs(batches[0])
+    for f, c in zip(fresh + fresh[:1], cached + [again]):
+        for name in ("latents", "masked", "reference"):
+            torch.testing.assert_close(c[name], f[name], rtol=1e-5, atol=1e-5)
