@@ -3,7 +3,7 @@ follow the audio, as judged by a SyncNet the UNet never saw.
 
 From nothing, as a user would run it: ``lipsync-make-data`` -> ``lipsync-prep`` -> the SyncNet expert (the UNet's
 SyncNet loss) and, separately, the judge (``experiment=sync_judge``: another architecture and seed, never a loss)
--> ``lipsync-train experiment=unet_tiny`` (the interface of issue 7, as written) for 450 steps (150 of them the
+-> ``lipsync-train experiment=unet_tiny`` (the interface of issue 7, as written) for 700 steps (150 of them the
 VAE warm-up). Then every test-split clip (a speaker in no training split) has its mouth regenerated twice, from
 its own audio and from another clip's, with references half the clip away (as training takes them), and the
 judge scores every generation against the audio that drove it and against the other audio, offsets included
@@ -29,7 +29,7 @@ from tests.helpers.sync_nets import cli
 def test_tiny_recipe_generates_mouths_in_sync_with_their_driving_audio(sync_nets, tmp_path: Path):
     prep, expert, judge, unet_dir = sync_nets["prep"], sync_nets["expert"], sync_nets["judge"], tmp_path / "unet"
     cli("lipsync_train.train", "experiment=unet_tiny", f"data.shards={prep}", f"model.syncnet_ckpt={expert}",
-        f"paths.output_dir={unet_dir}", "trainer.max_steps=450", "logger=csv", "trainer.log_every_n_steps=10",
+        f"paths.output_dir={unet_dir}", "trainer.max_steps=700", "logger=csv", "trainer.log_every_n_steps=10",
         cwd=tmp_path)
 
     _, noise = read_metrics_csv(unet_dir / "csv" / "metrics.csv")["train/noise"]  # logged after the VAE warm-up only
