@@ -77,7 +77,7 @@ def run_demo(cfg: dict) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="demo")
 def hydra_main(cfg: DictConfig) -> None:
-    from evaluation.demo.outputs import summary_table
+    from evaluation.demo.outputs import acceptance_lines, summary_table
 
     data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     data["out_dir"] = to_absolute_path(str(data["out_dir"]))
@@ -89,6 +89,7 @@ def hydra_main(cfg: DictConfig) -> None:
         sys.exit(f"lipsync-demo: {exc}")
     if results:
         print(summary_table(results))
+        print("\n".join(acceptance_lines(results.get("acceptance"))))
         print(f"results: {Path(data['out_dir']) / 'results.json'}")
 
 

@@ -142,6 +142,16 @@ def summary_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def acceptance_lines(acceptance: dict[str, Any] | None) -> list[str]:
+    """The demo's lip-sync checks (``results.json`` ``acceptance``) as markdown lines."""
+    if not acceptance:
+        return ["Lip-sync checks: not computed (score.sync_margin_clips=0)."]
+    verdict = "all passed" if acceptance["passed"] else "NOT all passed: this model does not lip-sync convincingly"
+    return [f"Lip-sync checks ({verdict}):", ""] + [
+        f"- {name}: {_fmt(c['value'])} (bound {c['bound']}) {'passed' if c['passed'] else 'FAILED'}"
+        for name, c in acceptance["checks"].items()]
+
+
 def write_summary(results: dict[str, Any], generated: dict[str, Any], out: Path) -> Path:
     """summary.md: what was generated from what, the table, and where everything is."""
     held = results.get("held_out", {})
@@ -151,6 +161,7 @@ def write_summary(results: dict[str, Any], generated: dict[str, Any], out: Path)
         f"lip-synced to the speech of `{held.get('speech_source')}` ({held.get('speech_text')}) and to the text "
         f"\"{held.get('text')}\" spoken by espeak-ng.", "",
         "```", summary_table(results), "```", "",
+        *acceptance_lines(results.get("acceptance")), "",
         f"- LSE judge: {results['judge']['kind']} on {results['judge'].get('frames')} frames "
         f"({results['judge']['distance']} distance), "
         f"{results['judge']['ckpt']}: trained separately from the UNet's loss expert (another architecture and "

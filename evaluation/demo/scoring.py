@@ -169,10 +169,12 @@ def score_demo(cfg: dict[str, Any], generated: dict[str, Any], ckpts: dict[str, 
                  len(margin["generations"]), margin["margin"], margin["in_sync"], margin["wins"])
 
     generated_names = ("generated_speech", "generated_text")
+    fid = fid_with_controls(c, faces, prep_dir, ALIGNED_SIZE)
     return {
+        "acceptance": acceptance(rows, fid["fid_rows"], margin),
         "lse_c": float(np.mean([lse[n].lse_c for n in generated_names])),
         "lse_d": float(np.mean([lse[n].lse_d for n in generated_names])),
-        **fid_with_controls(c, faces, prep_dir, ALIGNED_SIZE),
+        **fid,
         "judge": {"ckpt": str(ckpts["judge"]), "kind": type(judge.net).__name__, "frames": judge.window.n_frames,
                   "distance": getattr(judge.net, "distance_kind", "euclidean"),
                   "note": "an independent SyncNet (experiment=sync_judge: another architecture and seed than the "
@@ -187,6 +189,29 @@ def score_demo(cfg: dict[str, Any], generated: dict[str, Any], ckpts: dict[str, 
         "held_out": {k: generated[k] for k in ("speaker", "face_source", "speech_source", "speech_text", "text")},
         "syncnet_v2": official_lse(c, videos, score_dir) if c["syncnet_v2_weights"] else None,
     }
+
+
+# does the demo's model lip-sync? (issue 30) the sync margin's bounds, plus the judged confidence against the ground
+# truth's and the FID against the untouched source face's control row
+LSE_C_OF_GROUND_TRUTH = 0.6
+FID_OF_SOURCE_CONTROL = 2.0
+
+
+def acceptance(rows: dict[str, dict], fid_rows: dict[str, dict], margin: dict[str, Any] | None) -> dict[str, Any]:
+    """-> {check: {"value", "bound", "passed"}} and ``passed`` (all of them): what a lip-syncing model reaches."""
+    from evaluation.metrics.sync_margin import SYNC_BOUNDS
+
+    checks = {}
+    if margin is not None:
+        checks.update({f"sync_margin.{k}": {"value": margin[k], "bound": f">= {v:.3f}", "passed": margin[k] >= v}
+                       for k, v in SYNC_BOUNDS.items()})
+    ratio = rows["generated_speech"]["lse_c"] / max(rows["ground_truth"]["lse_c"], 1e-9)
+    checks["lse_c_vs_ground_truth"] = {"value": ratio, "bound": f">= {LSE_C_OF_GROUND_TRUTH}",
+                                       "passed": ratio >= LSE_C_OF_GROUND_TRUTH}
+    fid = fid_rows["generated_speech"]["fid"] / max(fid_rows["source_unsynced"]["fid"], 1e-9)
+    checks["fid_vs_source_control"] = {"value": fid, "bound": f"<= {FID_OF_SOURCE_CONTROL}",
+                                       "passed": fid <= FID_OF_SOURCE_CONTROL}
+    return {"checks": checks, "passed": all(v["passed"] for v in checks.values()) and margin is not None}
 
 
 def official_lse(c: dict[str, Any], videos: dict[str, str], score_dir: Path) -> dict[str, Any]:

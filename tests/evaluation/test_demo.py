@@ -114,6 +114,31 @@ def test_metrics_csv_and_summary_table(tmp_path):
     assert "generated_speech" in table and "1.500" in table and "random-init Inception" in table
 
 
+def test_acceptance_needs_every_bound():
+    from evaluation.demo.outputs import acceptance_lines
+    from evaluation.demo.scoring import acceptance
+
+    rows = {"generated_speech": {"lse_c": 0.5}, "ground_truth": {"lse_c": 0.8}}
+    fid = {"generated_speech": {"fid": 90.0}, "source_unsynced": {"fid": 50.0}}
+    good = {"margin": 0.3, "wins": 1.0, "in_sync": 7 / 8}
+    result = acceptance(rows, fid, good)
+    assert result["passed"] and set(result["checks"]) == {"sync_margin.margin", "sync_margin.wins",
+                                                          "sync_margin.in_sync", "lse_c_vs_ground_truth",
+                                                          "fid_vs_source_control"}
+    assert result["checks"]["lse_c_vs_ground_truth"]["value"] == pytest.approx(0.625)
+    for name, change in (("sync_margin.in_sync", (good, {"in_sync": 6 / 8})), ("sync_margin.margin", (good, {"margin": 0.2})),
+                         ("lse_c_vs_ground_truth", (rows, {"generated_speech": {"lse_c": 0.4}})),
+                         ("fid_vs_source_control", (fid, {"generated_speech": {"fid": 101.0}}))):
+        base, delta = change
+        args = {"rows": rows, "fid_rows": fid, "margin": good}
+        key = {id(good): "margin", id(rows): "rows", id(fid): "fid_rows"}[id(base)]
+        args[key] = {**base, **delta}
+        failed = acceptance(**args)
+        assert not failed["passed"] and not failed["checks"][name]["passed"], name
+        assert any(line.startswith(f"- {name}") and line.endswith("FAILED") for line in acceptance_lines(failed))
+    assert not acceptance(rows, fid, None)["passed"]  # no sync margin computed: nothing shows the model lip-syncs
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_demo_end_to_end_on_a_reduced_budget(tmp_path):
@@ -144,6 +169,8 @@ def test_demo_end_to_end_on_a_reduced_budget(tmp_path):
     assert set(results["fid_rows"]) == {"generated_speech", "source_unsynced", "test_clips_half_vs_half"}
     assert all(row["frames"][0] <= 60 for row in results["fid_rows"].values())
     assert results["per_viseme_lse_c"]["generated"], "no viseme was scored"
+    assert not results["acceptance"]["passed"]  # 30 steps do not lip-sync, and the demo says so
+    assert "Lip-sync checks (NOT all passed" in (out / "summary.md").read_text()
     for rel in ("videos/generated/speech.mp4", "videos/generated/text.mp4", "videos/reference/speech.mp4",
                 "videos/side_by_side.mp4", "plots/training_curves.png", "plots/viseme_sync_confidence.png",
                 "summary.md", "demo_config.yaml", "syncnet/config.yaml", "judge/config.yaml", "unet/config.yaml",
