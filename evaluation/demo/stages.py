@@ -2,10 +2,10 @@
 
     data      lipsync-make-data: generated Arabic talking-face videos + manifest
     shards    lipsync-prep: the dataset workflow, speaker-disjoint splits
-    syncnet   lipsync-train experiment=syncnet: the SyncNet expert (the UNet's SyncNet loss)
+    syncnet   lipsync-train experiment=syncnet: the SyncNet expert (for the UNet's SyncNet loss, off by default)
     judge     lipsync-train experiment=sync_judge: an independent SyncNet (another architecture and
               seed, never a loss) that scores the generated videos
-    unet      lipsync-train experiment=unet_tiny: the diffusion UNet, SyncNet loss from the expert
+    unet      lipsync-train experiment=unet_tiny: the diffusion UNet (LatentSync's UNet3D, tiny)
     generate  lipsync_video: a held-out face lip-synced to held-out speech and to espeak-ng text
     score     LSE-C / LSE-D with the judge, against each video's audio and the other audio (+ syncnet_v2
               when its weights are given), FID with its controls on the test clips, per-viseme
